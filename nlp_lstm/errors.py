@@ -1,0 +1,17 @@
+"""Exceptions raised for user errors: each message names the file, line or field and what was expected."""
+
+
+class NlpLstmError(Exception):
+    """Base class of every error this package raises for bad input."""
+
+
+class ConfigError(NlpLstmError, ValueError):
+    """A configuration file, key or value is invalid."""
+
+
+class DataError(NlpLstmError, ValueError):
+    """A data file or data spec is missing, unreadable or malformed."""
+
+
+class ModelDirError(NlpLstmError, FileNotFoundError):
+    """A model directory is missing files or holds unreadable ones."""
