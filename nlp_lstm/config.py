@@ -1,0 +1,229 @@
+"""Run configuration: small dataclasses loaded from TOML, with `section.key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOKENIZER_KINDS = ("word", "char", "bpe", "wordpiece")
+POOLINGS = ("last", "max", "mean", "attention")
+METRICS = ("accuracy", "macro_f1")
+
+
+def _check(condition: bool, name: str, expected: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"The '{name}' parameter must be {expected}. Got {value!r} instead.")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "a positive int", value)
+
+
+def _fraction(name: str, value: Any, low_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+    _check(ok and (value > 0 or not low_open), name, "a float in [0, 1)", value)
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how they are split and truncated."""
+
+    train: str = "embedded:zh-reviews"  # data spec, e.g. tsv:path/train.tsv
+    dev: str = ""  # data spec; "" carves dev_fraction out of train
+    test: str = ""  # data spec; "" carves test_fraction out of train (0 means no test set)
+    text_column: str = "text"
+    label_column: str = "label"
+    dev_fraction: float = 0.1  # share of the train source held out for dev when `dev` is ""
+    test_fraction: float = 0.0  # share of the train source held out for test when `test` is ""
+    split_seed: int = 0  # seed of the stratified split, independent of the training seed
+    max_length: int = 256  # tokens kept per text; longer texts are truncated
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.train, str) and self.train != "", "data.train", "a data spec string", self.train)
+        _fraction("data.dev_fraction", self.dev_fraction)
+        _fraction("data.test_fraction", self.test_fraction)
+        _check(self.dev_fraction + self.test_fraction < 1, "data.dev_fraction + data.test_fraction",
+               "below 1", self.dev_fraction + self.test_fraction)
+        if not self.dev:
+            _check(self.dev_fraction > 0, "data.dev_fraction", "above 0 when data.dev is empty", self.dev_fraction)
+        _positive_int("data.max_length", self.max_length)
+
+
+@dataclass
+class TokenizerConfig:
+    """How text becomes tokens and ids."""
+
+    kind: str = "word"  # word | char | bpe | wordpiece
+    lowercase: bool = True
+    vocab_size: int = 50000  # upper bound, specials included
+    min_freq: int = 1  # tokens seen fewer times in train map to <unk>
+
+    def __post_init__(self) -> None:
+        _check(self.kind in TOKENIZER_KINDS, "tokenizer.kind", f"one of {', '.join(TOKENIZER_KINDS)}", self.kind)
+        _check(isinstance(self.lowercase, bool), "tokenizer.lowercase", "true or false", self.lowercase)
+        _positive_int("tokenizer.vocab_size", self.vocab_size)
+        _check(self.vocab_size >= 3, "tokenizer.vocab_size", "at least 3", self.vocab_size)
+        _positive_int("tokenizer.min_freq", self.min_freq)
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the embedding + BiLSTM classifier."""
+
+    embedding_dim: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.3  # on embeddings, between LSTM layers and before the output layer
+    pooling: str = "max"  # last | max | mean | attention
+
+    def __post_init__(self) -> None:
+        _positive_int("model.embedding_dim", self.embedding_dim)
+        _positive_int("model.hidden_size", self.hidden_size)
+        _positive_int("model.num_layers", self.num_layers)
+        _check(isinstance(self.bidirectional, bool), "model.bidirectional", "true or false", self.bidirectional)
+        _fraction("model.dropout", self.dropout)
+        _check(self.pooling in POOLINGS, "model.pooling", f"one of {', '.join(POOLINGS)}", self.pooling)
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation, early stopping and reproducibility."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
+    patience: int = 2  # epochs without dev improvement before stopping
+    metric: str = "accuracy"  # dev metric for early stopping: accuracy | macro_f1
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs
+
+    def __post_init__(self) -> None:
+        _positive_int("training.epochs", self.epochs)
+        _positive_int("training.batch_size", self.batch_size)
+        lr = self.learning_rate
+        _check(isinstance(lr, (int, float)) and 0 < lr <= 10, "training.learning_rate", "a float in (0, 10]", lr)
+        _check(isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0,
+               "training.weight_decay", "a float >= 0", self.weight_decay)
+        _check(isinstance(self.clip_grad_norm, (int, float)) and self.clip_grad_norm >= 0,
+               "training.clip_grad_norm", "a float >= 0", self.clip_grad_norm)
+        _check(isinstance(self.patience, int) and self.patience >= 0, "training.patience", "an int >= 0",
+               self.patience)
+        _check(self.metric in METRICS, "training.metric", f"one of {', '.join(METRICS)}", self.metric)
+        _check(isinstance(self.seed, int), "training.seed", "an int", self.seed)
+        ok_device = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+        _check(ok_device, "training.device", "auto, cpu, cuda or cuda:N", self.device)
+        _check(isinstance(self.max_steps, int) and self.max_steps >= 0, "training.max_steps", "an int >= 0",
+               self.max_steps)
+
+
+@dataclass
+class Config:
+    """A whole training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The config as nested plain dicts."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> Config:
+        """Build a config from nested dicts, naming any unknown section or key."""
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        section_types = {f.name: f.default_factory for f in dataclasses.fields(cls)}  # type: ignore[misc]
+        unknown = sorted(set(raw) - set(sections))
+        if unknown:
+            raise ConfigError(f"{source}: unknown section [{unknown[0]}]; valid sections: {', '.join(sections)}")
+        built = {}
+        for name, factory in section_types.items():
+            values = raw.get(name, {})
+            if not isinstance(values, dict):
+                raise ConfigError(f"{source}: [{name}] must be a table of keys, got {values!r}")
+            section_cls = type(factory())
+            valid = [f.name for f in dataclasses.fields(section_cls)]
+            for key in values:
+                if key not in valid:
+                    raise ConfigError(f"{source}: unknown key '{name}.{key}'; valid keys in [{name}]: "
+                                      f"{', '.join(valid)}")
+            try:
+                built[name] = section_cls(**_coerce(section_cls, values))
+            except ConfigError as err:
+                raise ConfigError(f"{source}: {err}") from None
+        return cls(**built)
+
+
+def _coerce(section_cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Let an int stand where a float is expected (`learning_rate = 1`)."""
+    floats = {f.name for f in dataclasses.fields(section_cls) if f.type == "float"}
+    return {k: float(v) if k in floats and isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in values.items()}
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Split `section.key=value` into its parts; the value is read as TOML, else as a plain string."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--set expects section.key=value (e.g. training.epochs=3), got {text!r}")
+    dotted, raw_value = text.split("=", 1)
+    section, key = dotted.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {raw_value}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw_value
+    return section, key, value
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a TOML config file and apply `section.key=value` overrides."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    for text in overrides:
+        section, key, value = parse_override(text)
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raise ConfigError(f"--set {text}: [{section}] is not a table")
+        raw[section][key] = value
+    return Config.from_dict(raw, source=str(path))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_config(config: Config) -> str:
+    """The config as TOML text that `load_config` reads back to an equal config."""
+    lines = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,22 @@
+"""Shared fixtures: paths to the real data slices the tests train and read on."""
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The English data sets beside the repository (../shared/data)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"expected the shared data sets at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sst2_dir(shared_data: Path) -> Path:
+    """SST-2 train.tsv and dev.tsv (GLUE format: sentence<TAB>label)."""
+    return shared_data / "sst2"
