@@ -1,0 +1,115 @@
+"""`nlp-lstm`: train, evaluate and predict from the command line. Each subcommand calls `nlp_lstm.runs`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import DataError, NlpLstmError
+
+
+def _read_inputs(path: Path, text_field: str) -> list[str]:
+    """Texts from a .txt file (one per line) or a .jsonl file (objects with a text field)."""
+    from .data.sources import load_texts
+
+    if path.suffix == ".jsonl":
+        return load_texts(f"jsonl:{path}", text_column=text_field, label_column=None).texts
+    if not path.is_file():
+        raise DataError(f"input file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}: not valid UTF-8 at byte {err.start} (line {line})") from None
+    return text.splitlines()
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .config import load_config
+    from .runs import train
+
+    config = load_config(args.config, args.set)
+    if args.device is not None:
+        config.training.device = args.device
+    train(config, args.output, name=Path(args.config).stem, progress=not args.no_progress)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .runs import evaluate
+
+    evaluate(args.model_dir, args.data, args.output, args.text_column, args.label_column, args.device or "auto")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .runs import predict
+
+    texts = list(args.texts)
+    if args.input is not None:
+        texts += _read_inputs(Path(args.input), args.text_field)
+    if not texts:
+        raise DataError("nothing to predict: give texts as arguments or --input FILE")
+    predictions = predict(args.model_dir, texts, args.device or "auto")
+    rows = [{"text": p.text, "label": p.label, "probability": round(p.probability, 6)} for p in predictions]
+    if args.output is not None:
+        from .io import atomic_write_text
+
+        atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        print(f"{len(rows)} predictions written to {args.output}")
+    else:
+        for r in rows:
+            print(f"{r['label']}\t{r['probability']:.4f}\t{r['text']}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `nlp-lstm` and its subcommands."""
+    parser = argparse.ArgumentParser(prog="nlp-lstm", description="Train, evaluate and use LSTM text classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train and evaluate a model from a TOML config")
+    p.add_argument("config", help="recipe or config file, e.g. recipes/sentiment/zh_reviews.toml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set training.epochs=3 (repeatable)")
+    p.add_argument("--output", help="run directory (default: runs/CONFIG_NAME, numbered if taken)")
+    p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (per-epoch lines only)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a saved model on labelled data")
+    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
+    p.add_argument("--data", required=True, help="data spec, e.g. tsv:dev.tsv or embedded:zh-reviews")
+    p.add_argument("--output", help="where metrics.json goes (default: beside the model directory)")
+    p.add_argument("--text-column", help="text column (default: the one the model was trained with)")
+    p.add_argument("--label-column", help="label column (default: the one the model was trained with)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="label texts with a saved model")
+    p.add_argument("model_dir", help="a model directory")
+    p.add_argument("texts", nargs="*", help="texts to label")
+    p.add_argument("--input", help="a .txt file (one text per line) or .jsonl file (one object per line)")
+    p.add_argument("--text-field", default="text", help="field holding the text in --input .jsonl (default: text)")
+    p.add_argument("--output", help="write predictions as JSON lines here instead of printing them")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `nlp-lstm`; a user error prints one line on stderr and exits with status 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (NlpLstmError, OSError) as err:
+        print(f"nlp-lstm: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nlp-lstm: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

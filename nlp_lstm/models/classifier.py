@@ -1,0 +1,60 @@
+"""Embedding -> BiLSTM -> pooling -> linear: one label per text."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .encoder import BiLSTMEncoder
+
+
+class BiLSTMClassifier(nn.Module):
+    """Text classifier whose logits do not depend on the padding a text is batched with."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_dim: int = 128,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.3,
+        pooling: str = "max",
+        padding_idx: int = 0,
+    ) -> None:
+        super().__init__()
+        if pooling not in ("last", "max", "mean", "attention"):
+            raise ValueError(f"pooling must be one of last, max, mean, attention; got {pooling!r}")
+        self.pooling = pooling
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras's default; N(0, 1) swamps the LSTM
+        with torch.no_grad():
+            self.embedding.weight[padding_idx].zero_()
+        self.encoder = BiLSTMEncoder(embedding_dim, hidden_size, num_layers, bidirectional, dropout)
+        self.attention = nn.Linear(self.encoder.output_size, 1) if pooling == "attention" else None
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(self.encoder.output_size, num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len) ids, (batch,) lengths -> (batch, num_classes) logits."""
+        hidden = self.encoder(self.dropout(self.embedding(ids)), lengths)  # (batch, seq_len, directions * hidden)
+        return self.output(self.dropout(self.pool(hidden, lengths)))
+
+    def pool(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len, features) -> (batch, features), looking at real tokens only."""
+        mask = torch.arange(hidden.size(1), device=hidden.device)[None, :] < lengths[:, None]  # (batch, seq_len)
+        if self.pooling == "last":
+            size = self.encoder.hidden_size
+            last = hidden.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, hidden.size(2))).squeeze(1)
+            if not self.encoder.bidirectional:
+                return last
+            # forward direction ends at the last token, backward direction at the first
+            return torch.cat([last[:, :size], hidden[:, 0, size:]], dim=-1)
+        if self.pooling == "max":
+            return hidden.masked_fill(~mask[:, :, None], float("-inf")).amax(dim=1)
+        if self.pooling == "mean":
+            return hidden.sum(dim=1) / lengths[:, None].to(hidden.dtype)  # padded steps are already 0
+        scores = self.attention(hidden).squeeze(-1).masked_fill(~mask, float("-inf"))  # (batch, seq_len)
+        weights = torch.softmax(scores, dim=1)
+        return torch.bmm(weights[:, None, :], hidden).squeeze(1)

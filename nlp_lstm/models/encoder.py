@@ -1,0 +1,77 @@
+"""A multi-layer (Bi)LSTM over right-padded batches that is exact for every length, without packing."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence's first `length` steps and leave its padding in place; its own inverse."""
+    steps = torch.arange(x.size(1), device=x.device)[None, :]  # (1, seq_len)
+    last = (lengths - 1)[:, None]  # (batch, 1)
+    index = torch.where(steps <= last, last - steps, steps)  # (batch, seq_len)
+    return x.gather(1, index[:, :, None].expand_as(x))
+
+
+def init_lstm_(lstm: nn.LSTM) -> None:
+    """Keras's LSTM initialisation: Glorot-uniform input weights, orthogonal recurrent weights,
+    zero biases but forget gate bias 1. It learns much faster per epoch than PyTorch's default."""
+    hidden_size = lstm.hidden_size
+    for name, param in lstm.named_parameters():
+        if name.startswith("weight_ih"):
+            for gate in param.data.chunk(4, 0):
+                nn.init.xavier_uniform_(gate)
+        elif name.startswith("weight_hh"):
+            for gate in param.data.chunk(4, 0):
+                nn.init.orthogonal_(gate)
+        elif name.startswith("bias"):
+            nn.init.zeros_(param)
+            if name.startswith("bias_ih"):
+                param.data[hidden_size : 2 * hidden_size] = 1.0  # PyTorch gate order: input, forget, cell, output
+
+
+class BiLSTMEncoder(nn.Module):
+    """Stacked LSTM layers over a padded batch, the backward direction reading each sequence reversed
+    within its own length.
+
+    On a right-padded batch the forward direction never sees padding before a real token, so the
+    fused `nn.LSTM` kernel runs on the whole padded tensor; the backward direction does the same on
+    each sequence reversed within its length. The result equals `pack_padded_sequence` exactly and
+    trains about 2.5x faster on CPU (measured in scripts/bench_throughput.py).
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        num_directions = 2 if bidirectional else 1
+        sizes = [input_size] + [num_directions * hidden_size] * (num_layers - 1)
+        self.forward_layers = nn.ModuleList(nn.LSTM(size, hidden_size, batch_first=True) for size in sizes)
+        self.backward_layers = nn.ModuleList(
+            nn.LSTM(size, hidden_size, batch_first=True) for size in (sizes if bidirectional else [])
+        )
+        self.dropout = nn.Dropout(dropout)
+        for lstm in [*self.forward_layers, *self.backward_layers]:
+            init_lstm_(lstm)
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * (2 if self.bidirectional else 1)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len, input_size), (batch,) -> (batch, seq_len, output_size); padded steps are 0."""
+        for layer in range(self.num_layers):
+            if layer > 0:
+                x = self.dropout(x)
+            forward_out, _ = self.forward_layers[layer](x)
+            if self.bidirectional:
+                backward_out, _ = self.backward_layers[layer](reverse_within_length(x, lengths))
+                x = torch.cat([forward_out, reverse_within_length(backward_out, lengths)], dim=-1)
+            else:
+                x = forward_out
+        mask = torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]
+        return x * mask[:, :, None]

@@ -1,0 +1,82 @@
+"""Model -> predictions: batched, length-sorted inference with results in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data.batching import collate, sorted_batches
+from .model_dir import SavedModel, load_model_dir
+from .training.device import resolve_device
+
+
+@torch.inference_mode()
+def predict_proba_ids(
+    model: nn.Module,
+    sequences: Sequence[Sequence[int]],
+    device: torch.device,
+    batch_size: int = 256,
+    max_length: int | None = None,
+    pad_id: int = 0,
+) -> np.ndarray:
+    """(n_samples, num_classes) class probabilities for token id sequences, in input order."""
+    was_training = model.training
+    model.eval()
+    lengths = [len(seq) if max_length is None else min(len(seq), max_length) for seq in sequences]
+    probabilities = None
+    for indices in sorted_batches(lengths, batch_size):
+        batch = collate([sequences[i] for i in indices], indices, pad_id=pad_id, max_length=max_length).to(device)
+        probs = torch.softmax(model(batch.ids, batch.lengths).float(), dim=-1).cpu().numpy()
+        if probabilities is None:
+            probabilities = np.empty((len(sequences), probs.shape[1]), dtype=np.float32)
+        probabilities[batch.index.numpy()] = probs
+    model.train(was_training)
+    if probabilities is None:
+        return np.empty((0, model.output.out_features), dtype=np.float32)
+    return probabilities
+
+
+@dataclass
+class Prediction:
+    """One text's predicted label and the probability of that label."""
+
+    text: str
+    label: str
+    probability: float
+
+
+class Predictor:
+    """Loads a model directory and labels texts."""
+
+    def __init__(self, saved: SavedModel, device: torch.device, batch_size: int = 256) -> None:
+        self.saved = saved
+        self.device = device
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "auto", batch_size: int = 256) -> Predictor:
+        """A predictor for the model saved in `model_dir`."""
+        resolved = resolve_device(device)
+        return cls(load_model_dir(model_dir, resolved), resolved, batch_size)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.saved.labels
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_texts, n_labels) probabilities, columns in `labels` order."""
+        ids = self.saved.tokenizer.encode_batch(texts)
+        return predict_proba_ids(self.saved.model, ids, self.device, self.batch_size, self.saved.max_length,
+                                 self.saved.tokenizer.pad_id)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """The most probable label of each text, with its probability."""
+        probabilities = self.predict_proba(texts)
+        best = probabilities.argmax(axis=1) if len(texts) else np.empty(0, dtype=int)
+        return [Prediction(text, self.labels[k], float(probabilities[i, k])) for i, (text, k) in
+                enumerate(zip(texts, best))]

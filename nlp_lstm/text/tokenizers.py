@@ -1,0 +1,137 @@
+"""Text -> tokens -> ids on Hugging Face `tokenizers` pipelines: word, char, bpe and wordpiece.
+
+Every kind shares one normalizer: NFKC (full-width forms become ASCII), control characters removed,
+optional lowercasing (accents kept). `word` splits on whitespace, then into words (an inner apostrophe
+stays: "don't", "n't") and single punctuation or symbol characters (emoji included); each CJK
+ideograph is its own token, the usual unit for Chinese. `char` makes every character a token, runs
+of whitespace becoming one space. `bpe` and `wordpiece` learn subwords on top of `word`'s splitting.
+Ids 0 and 1 are always `<pad>` and `<unk>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer as HFTokenizer
+
+from ..errors import ConfigError, ModelDirError
+from .vocab import Vocab
+
+PAD = "<pad>"
+UNK = "<unk>"
+SPECIALS = [PAD, UNK]
+KINDS = ("word", "char", "bpe", "wordpiece")
+_WORD_PATTERN = Regex(r"\w+(?:['’]\w+)*|[^\w\s]")
+
+
+def _normalizer(lowercase: bool, chinese_chars: bool) -> normalizers.Normalizer:
+    bert = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=chinese_chars, strip_accents=False, lowercase=lowercase
+    )
+    return normalizers.Sequence([normalizers.NFKC(), bert])
+
+
+def _word_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(_WORD_PATTERN, behavior="isolated")]
+    )
+
+
+def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int) -> tuple[HFTokenizer, trainers.Trainer]:
+    """An untrained HF tokenizer of the given kind and the trainer that fills its vocabulary."""
+    if kind == "word":
+        tokenizer = HFTokenizer(models.WordLevel(unk_token=UNK))
+        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=True)
+        tokenizer.pre_tokenizer = _word_pre_tokenizer()
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+    elif kind == "char":
+        tokenizer = HFTokenizer(models.WordLevel(unk_token=UNK))
+        tokenizer.normalizer = normalizers.Sequence([
+            _normalizer(lowercase, chinese_chars=False),
+            normalizers.Replace(Regex(r"\s+"), " "),
+            normalizers.Strip(),
+        ])
+        tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+    elif kind == "bpe":
+        tokenizer = HFTokenizer(models.BPE(unk_token=UNK, end_of_word_suffix="</w>"))
+        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=True)
+        tokenizer.pre_tokenizer = _word_pre_tokenizer()
+        tokenizer.decoder = decoders.BPEDecoder(suffix="</w>")
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS, end_of_word_suffix="</w>"
+        )
+    elif kind == "wordpiece":
+        tokenizer = HFTokenizer(models.WordPiece(unk_token=UNK))
+        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=True)
+        tokenizer.pre_tokenizer = _word_pre_tokenizer()
+        tokenizer.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+    else:
+        raise ConfigError(f"The 'tokenizer.kind' parameter must be one of {', '.join(KINDS)}. Got {kind!r} instead.")
+    return tokenizer, trainer
+
+
+class TextTokenizer:
+    """Turns texts into token ids; wraps a trained `tokenizers.Tokenizer` saved as one tokenizer.json."""
+
+    def __init__(self, tokenizer: HFTokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.vocab = Vocab(sorted(tokenizer.get_vocab(), key=tokenizer.token_to_id))
+        self.vocab.set_default_index(self.vocab[UNK])
+        self.pad_id = self.vocab[PAD]
+        self.unk_id = self.vocab[UNK]
+
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        kind: str = "word",
+        lowercase: bool = True,
+        vocab_size: int = 50000,
+        min_freq: int = 1,
+    ) -> TextTokenizer:
+        """Learn a vocabulary of at most `vocab_size` tokens (specials included) from training texts."""
+        tokenizer, trainer = _pipeline(kind, lowercase, vocab_size, min_freq)
+        tokenizer.train_from_iterator(texts, trainer=trainer)
+        return cls(tokenizer)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def __repr__(self) -> str:
+        return f"TextTokenizer(vocab_size={len(self)}, model={type(self.tokenizer.model).__name__})"
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of one text (unknown words keep their surface form)."""
+        if self.tokenizer.pre_tokenizer is None or isinstance(self.tokenizer.model, models.WordLevel):
+            normalized = self.tokenizer.normalizer.normalize_str(text)
+            return [piece for piece, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+        return self.tokenizer.encode(text).tokens
+
+    def encode(self, text: str) -> list[int]:
+        """The token ids of one text."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids of many texts, encoded in parallel by the Rust batch API."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [encoding.ids for encoding in encodings]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text from token ids (lossy: normalization and unknown words are not undone)."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+
+    def save(self, path: str | Path) -> None:
+        """Write the whole pipeline (normalizer, pre-tokenizer, model, vocab) as one JSON file."""
+        self.tokenizer.save(str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TextTokenizer:
+        """Read a tokenizer written by `save`."""
+        try:
+            return cls(HFTokenizer.from_file(str(path)))
+        except Exception as err:  # the Rust loader raises plain Exception
+            raise ModelDirError(f"{path}: not a readable tokenizer.json ({err})") from None

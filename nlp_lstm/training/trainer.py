@@ -1,0 +1,176 @@
+"""Batches -> trained model: AdamW, gradient clipping, early stopping on a dev metric, checkpoints."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save as save_safetensors
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..config import TrainingConfig
+from ..data.batching import BucketBatchSampler, collate
+from ..evaluation.metrics import classification_metrics
+from ..io import atomic_write_bytes, write_json
+from ..predictor import predict_proba_ids
+
+LOG_EVERY = 20  # steps between progress-bar updates; the loss is read from the device only then
+
+
+@dataclass
+class EncodedSplit:
+    """Token ids and label indices of one split."""
+
+    ids: list[list[int]]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class TrainResult:
+    """What `Trainer.fit` learned: one history row per epoch and where the best dev score was."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = float("-inf")
+    steps: int = 0
+
+
+class Trainer:
+    """Trains a classifier on length-bucketed batches and keeps the weights with the best dev metric."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainingConfig,
+        device: torch.device,
+        label_names: Sequence[str],
+        pad_id: int = 0,
+        max_length: int | None = None,
+        checkpoint_dir: Path | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.model = model.to(device)
+        self.config = config
+        self.device = device
+        self.label_names = list(label_names)
+        self.pad_id = pad_id
+        self.max_length = max_length
+        self.checkpoint_dir = checkpoint_dir
+        self.progress = progress
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+
+    def evaluate(self, split: EncodedSplit) -> tuple[dict[str, Any], Any]:
+        """Metrics and class probabilities of the current model on a split."""
+        probabilities = predict_proba_ids(self.model, split.ids, self.device, max_length=self.max_length,
+                                          pad_id=self.pad_id)
+        gold = [self.label_names[k] for k in split.labels]
+        predicted = [self.label_names[k] for k in probabilities.argmax(axis=1)]
+        return classification_metrics(gold, predicted, self.label_names), probabilities
+
+    def fit(
+        self,
+        train: EncodedSplit,
+        dev: EncodedSplit,
+        on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    ) -> TrainResult:
+        """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric;
+        the model ends with its best weights."""
+        config = self.config
+        lengths = [len(ids) if self.max_length is None else min(len(ids), self.max_length) for ids in train.ids]
+        sampler = BucketBatchSampler(lengths, config.batch_size, seed=config.seed)
+        result = TrainResult()
+        best_state = None
+        bad_epochs = 0
+        for epoch in range(1, config.epochs + 1):
+            sampler.set_epoch(epoch)
+            train_loss, tokens, seconds = self._train_epoch(train, sampler, epoch, result)
+            dev_metrics, _ = self.evaluate(dev)
+            score = dev_metrics[config.metric]
+            row = {
+                "epoch": epoch,
+                "steps": result.steps,
+                "train_loss": train_loss,
+                "dev_accuracy": dev_metrics["accuracy"],
+                "dev_macro_f1": dev_metrics["macro_f1"],
+                "train_tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
+                "train_seconds": seconds,
+            }
+            result.history.append(row)
+            improved = score > result.best_score
+            if improved:
+                result.best_score, result.best_epoch, bad_epochs = score, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                bad_epochs += 1
+            self._checkpoint(result, best=improved)
+            tqdm.write(
+                f"epoch {epoch}: train loss {train_loss:.4f}  dev {config.metric} {score:.4f}"
+                f"{' (best)' if improved else ''}  {row['train_tokens_per_second']:,.0f} tokens/s  {seconds:.1f}s"
+            )
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+            if bad_epochs >= max(config.patience, 1) or (config.max_steps and result.steps >= config.max_steps):
+                break
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        return result
+
+    def _train_epoch(
+        self, train: EncodedSplit, sampler: BucketBatchSampler, epoch: int, result: TrainResult
+    ) -> tuple[float, int, float]:
+        """One pass over the training batches; returns mean loss, real tokens seen and seconds."""
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        steps = tokens = 0
+        bar = tqdm(total=len(sampler), desc=f"epoch {epoch}", unit="batch", disable=not self.progress,
+                   leave=False, dynamic_ncols=True)
+        start = time.perf_counter()
+        for indices in sampler:
+            batch = collate([train.ids[i] for i in indices], indices, [train.labels[i] for i in indices],
+                            self.pad_id, self.max_length)
+            tokens += int(batch.lengths.sum())
+            batch = batch.to(self.device)
+            loss = nn.functional.cross_entropy(self.model(batch.ids, batch.lengths), batch.labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.config.clip_grad_norm > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+            self.optimizer.step()
+            loss_sum += loss.detach()
+            steps += 1
+            result.steps += 1
+            if steps % LOG_EVERY == 0:
+                elapsed = time.perf_counter() - start
+                bar.set_postfix(loss=f"{loss_sum.item() / steps:.4f}", tokens_per_s=f"{tokens / elapsed:,.0f}")
+                bar.update(LOG_EVERY)
+            if self.config.max_steps and result.steps >= self.config.max_steps:
+                break
+        bar.close()
+        seconds = time.perf_counter() - start
+        return loss_sum.item() / max(steps, 1), tokens, seconds
+
+    def _checkpoint(self, result: TrainResult, best: bool) -> None:
+        """Write the last checkpoint (weights, optimizer, progress) and, when `best`, the best weights."""
+        if self.checkpoint_dir is None:
+            return
+        weights = save_safetensors({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()})
+        last = self.checkpoint_dir / "last"
+        atomic_write_bytes(last / "model.safetensors", weights)
+        buffer = io.BytesIO()
+        torch.save(self.optimizer.state_dict(), buffer)  # tensors and numbers only: loads with weights_only=True
+        atomic_write_bytes(last / "optimizer.pt", buffer.getvalue())
+        write_json(last / "state.json", {"epoch": result.history[-1]["epoch"], "steps": result.steps,
+                                         "best_epoch": result.best_epoch, "best_score": result.best_score})
+        if best:
+            atomic_write_bytes(self.checkpoint_dir / "best" / "model.safetensors", weights)
