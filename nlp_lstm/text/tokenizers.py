@@ -106,10 +106,10 @@ class TextTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """The tokens of one text (unknown words keep their surface form)."""
-        if self.tokenizer.pre_tokenizer is None or isinstance(self.tokenizer.model, models.WordLevel):
+        if isinstance(self.tokenizer.model, models.WordLevel):
             normalized = self.tokenizer.normalizer.normalize_str(text)
             return [piece for piece, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
-        return self.tokenizer.encode(text).tokens
+        return self.tokenizer.encode(text, add_special_tokens=False).tokens
 
     def encode(self, text: str) -> list[int]:
         """The token ids of one text."""

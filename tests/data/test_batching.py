@@ -1,0 +1,65 @@
+import torch
+
+from nlp_lstm.data.batching import BucketBatchSampler, collate, sorted_batches
+
+
+def test_collate_pads_after_each_sequence_and_truncates():
+    batch = collate([[5, 6, 7], [8], [9, 10, 11, 12, 13]], index=[4, 0, 2], labels=[1, 0, 1], pad_id=0, max_length=4)
+    assert batch.ids.tolist() == [[5, 6, 7, 0], [8, 0, 0, 0], [9, 10, 11, 12]]
+    assert batch.lengths.tolist() == [3, 1, 4]
+    assert batch.index.tolist() == [4, 0, 2]
+    assert batch.labels.tolist() == [1, 0, 1]
+    assert batch.mask.tolist()[1] == [True, False, False, False]
+
+
+def test_collate_turns_an_empty_text_into_one_padding_token():
+    batch = collate([[], [3, 4]], index=[0, 1], pad_id=0)
+    assert batch.ids.tolist() == [[0, 0], [3, 4]]
+    assert batch.lengths.tolist() == [1, 2]
+    assert collate([[]], index=[0]).ids.shape == (1, 1)
+
+
+def lengths_of_real_texts(n=2000):
+    generator = torch.Generator().manual_seed(1)
+    return (torch.randint(1, 120, (n,), generator=generator)).tolist()
+
+
+def test_bucket_sampler_covers_every_index_once_per_epoch():
+    lengths = lengths_of_real_texts()
+    sampler = BucketBatchSampler(lengths, batch_size=32, seed=0)
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert all(len(b) <= 32 for b in batches)
+
+
+def test_bucket_sampler_is_deterministic_per_seed_and_epoch():
+    lengths = lengths_of_real_texts()
+    a, b = BucketBatchSampler(lengths, 32, seed=3), BucketBatchSampler(lengths, 32, seed=3)
+    assert list(a) == list(b)
+    a.set_epoch(1)
+    first = list(a)
+    a.set_epoch(2)
+    assert list(a) != first
+    assert list(BucketBatchSampler(lengths, 32, seed=4)) != list(b)
+
+
+def test_bucket_sampler_groups_similar_lengths():
+    lengths = lengths_of_real_texts()
+
+    def padding_share(batches):
+        padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+        return 1 - sum(lengths) / padded
+
+    bucketed = padding_share(list(BucketBatchSampler(lengths, 32, seed=0)))
+    order = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).tolist()
+    random = padding_share([order[i : i + 32] for i in range(0, len(order), 32)])
+    assert bucketed < 0.1 < random
+
+
+def test_sorted_batches_are_longest_first_and_cover_all():
+    lengths = [3, 9, 1, 7, 7, 2]
+    batches = sorted_batches(lengths, 4)
+    assert [lengths[i] for i in batches[0]] == [9, 7, 7, 3]
+    assert sorted(i for b in batches for i in b) == list(range(6))
