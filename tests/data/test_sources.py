@@ -91,9 +91,10 @@ def zh_reviews() -> TextDataset:
 
 
 def test_zh_reviews(zh_reviews: TextDataset) -> None:
-    # pos.txt: 16,548 lines, none empty; neg.txt: 18,576 lines, one blank (two U+3000 spaces) dropped.
-    assert Counter(zh_reviews.labels) == {"positive": 16548, "negative": 18575}
+    # 35,123 non-empty lines, but only 17,363 distinct reviews with a single label: the rest repeat.
+    assert Counter(zh_reviews.labels) == {"positive": 8332, "negative": 9031}
     assert all(text and text == text.strip() for text in zh_reviews.texts)
+    assert len(set(zh_reviews.texts)) == len(zh_reviews)  # no review in two splits
     assert zh_reviews.source == "embedded:zh-reviews"
     assert load_texts("embedded:zh-reviews", label_column=None).labels is None
 
@@ -107,7 +108,7 @@ def test_zh_reviews_80_10_10_split(zh_reviews: TextDataset) -> None:
     for name, share in (("train", 0.8), ("dev", 0.1), ("test", 0.1)):
         assert abs(sizes[name] / len(zh_reviews) - share) < 0.001
         positive = Counter(splits[name].labels)["positive"] / sizes[name]
-        assert abs(positive - 16548 / 35123) < 0.001  # stratified
+        assert abs(positive - 8332 / 17363) < 0.001  # stratified
     # Disjoint and complete: the three splits together are exactly the corpus (as a multiset).
     pieces = Counter()
     for data in splits.values():
@@ -124,7 +125,7 @@ def test_zh_reviews_80_10_10_split(zh_reviews: TextDataset) -> None:
 def test_default_config_has_no_test_set() -> None:
     splits = load_splits(DataConfig())
     assert set(splits) == {"train", "dev"}
-    assert len(splits["dev"]) == 3513 and len(splits["train"]) == 35123 - 3513
+    assert len(splits["dev"]) == 1737 and len(splits["train"]) == 17363 - 1737
 
 
 # ---------------------------------------------------------------- local file formats
