@@ -94,7 +94,7 @@ class Trainer:
         bad_epochs = 0
         for epoch in range(1, config.epochs + 1):
             sampler.set_epoch(epoch)
-            train_loss, tokens, seconds = self._train_epoch(train, sampler, epoch, result)
+            train_loss, tokens, seconds = self.train_epoch(train, sampler, epoch, result)
             dev_metrics, _ = self.evaluate(dev)
             score = dev_metrics[config.metric]
             row = {
@@ -126,7 +126,7 @@ class Trainer:
             self.model.load_state_dict(best_state)
         return result
 
-    def _train_epoch(
+    def train_epoch(
         self, train: EncodedSplit, sampler: BucketBatchSampler, epoch: int, result: TrainResult
     ) -> tuple[float, int, float]:
         """One pass over the training batches; returns mean loss, real tokens seen and seconds."""
