@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,16 @@ def _check(condition: bool, name: str, expected: str, value: Any) -> None:
         raise ConfigError(f"The '{name}' parameter must be {expected}. Got {value!r} instead.")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML `true` is not a number
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _positive_int(name: str, value: Any) -> None:
-    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "a positive int", value)
+    _check(_is_int(value) and value > 0, name, "a positive int", value)
 
 
 def _fraction(name: str, value: Any, low_open: bool = False) -> None:
@@ -50,12 +59,19 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check(isinstance(self.train, str) and self.train != "", "data.train", "a data spec string", self.train)
+        for name in ("dev", "test"):
+            _check(isinstance(getattr(self, name), str), f"data.{name}", 'a data spec string or ""',
+                   getattr(self, name))
+        for name in ("text_column", "label_column"):
+            value = getattr(self, name)
+            _check(isinstance(value, str) and value != "", f"data.{name}", "a non-empty string", value)
         _fraction("data.dev_fraction", self.dev_fraction)
         _fraction("data.test_fraction", self.test_fraction)
         _check(self.dev_fraction + self.test_fraction < 1, "data.dev_fraction + data.test_fraction",
                "below 1", self.dev_fraction + self.test_fraction)
         if not self.dev:
             _check(self.dev_fraction > 0, "data.dev_fraction", "above 0 when data.dev is empty", self.dev_fraction)
+        _check(_is_int(self.split_seed) and self.split_seed >= 0, "data.split_seed", "an int >= 0", self.split_seed)
         _positive_int("data.max_length", self.max_length)
 
 
@@ -115,18 +131,19 @@ class TrainingConfig:
         _positive_int("training.epochs", self.epochs)
         _positive_int("training.batch_size", self.batch_size)
         lr = self.learning_rate
-        _check(isinstance(lr, (int, float)) and 0 < lr <= 10, "training.learning_rate", "a float in (0, 10]", lr)
-        _check(isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0,
+        _check(_is_real(lr) and 0 < lr <= 10, "training.learning_rate", "a float in (0, 10]", lr)
+        _check(_is_real(self.weight_decay) and self.weight_decay >= 0,
                "training.weight_decay", "a float >= 0", self.weight_decay)
-        _check(isinstance(self.clip_grad_norm, (int, float)) and self.clip_grad_norm >= 0,
+        _check(_is_real(self.clip_grad_norm) and self.clip_grad_norm >= 0,
                "training.clip_grad_norm", "a float >= 0", self.clip_grad_norm)
-        _check(isinstance(self.patience, int) and self.patience >= 0, "training.patience", "an int >= 0",
+        _check(_is_int(self.patience) and self.patience >= 0, "training.patience", "an int >= 0",
                self.patience)
         _check(self.metric in METRICS, "training.metric", f"one of {', '.join(METRICS)}", self.metric)
-        _check(isinstance(self.seed, int), "training.seed", "an int", self.seed)
-        ok_device = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+        _check(_is_int(self.seed), "training.seed", "an int", self.seed)
+        ok_device = isinstance(self.device, str) and (self.device in ("auto", "cpu", "cuda")
+                                                     or self.device.startswith("cuda:"))
         _check(ok_device, "training.device", "auto, cpu, cuda or cuda:N", self.device)
-        _check(isinstance(self.max_steps, int) and self.max_steps >= 0, "training.max_steps", "an int >= 0",
+        _check(_is_int(self.max_steps) and self.max_steps >= 0, "training.max_steps", "an int >= 0",
                self.max_steps)
 
 
@@ -207,13 +224,18 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     return Config.from_dict(raw, source=str(path))
 
 
+# A TOML basic string holds any character but these: quote, backslash and control characters except tab.
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\",
+                 **{chr(c): f"\\u{c:04x}" for c in [*range(0x20), 0x7F] if chr(c) != "\t"}}
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + "".join(_TOML_ESCAPES.get(ch, ch) for ch in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
