@@ -24,7 +24,12 @@ def _read_inputs(path: Path, text_field: str) -> list[str]:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(f"{path}: not valid UTF-8 at byte {err.start} (line {line})") from None
-    return text.splitlines()
+    # Split on "\n" only: str.splitlines also breaks at \f, \x1c-\x1e, \x85, U+2028 and U+2029, which
+    # occur inside real texts. A BOM and the CR of CRLF are dropped, as the data loaders do.
+    lines = text.removeprefix("\ufeff").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    return [line.removesuffix("\r") for line in lines]
 
 
 def cmd_train(args: argparse.Namespace) -> None:
