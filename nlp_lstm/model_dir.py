@@ -98,5 +98,8 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Save
         raise ModelDirError(f"{path / 'labels.json'}: {len(labels)} labels, but the model has "
                             f"{model.output.out_features} outputs")
     tokenizer = TextTokenizer.load(path / "tokenizer.json")
+    if len(tokenizer) != model.embedding.num_embeddings:  # else ids past the embedding crash predict
+        raise ModelDirError(f"{path / 'tokenizer.json'}: {len(tokenizer)} tokens, but model.safetensors has "
+                            f"{model.embedding.num_embeddings} embeddings (files from different runs?)")
     extra = {k: v for k, v in config.items() if k not in ("format_version", "task", "max_length", "model")}
     return SavedModel(model.to(device).eval(), tokenizer, labels, int(config.get("max_length", 256)), extra)
