@@ -20,3 +20,16 @@ def shared_data() -> Path:
 def sst2_dir(shared_data: Path) -> Path:
     """SST-2 train.tsv and dev.tsv (GLUE format: sentence<TAB>label)."""
     return shared_data / "sst2"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The test models are tiny, and one intra-op thread runs them fastest. On a 2-core machine that
+    something else keeps busy, two spinning threads per process oversubscribe the cores: an epoch
+    that takes 0.2 s on one thread was measured at 25 s on two."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
