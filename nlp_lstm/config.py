@@ -121,7 +121,7 @@ class TrainingConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
-    patience: int = 2  # epochs without dev improvement before stopping
+    patience: int = 2  # epochs without dev improvement before stopping; 0 never stops early
     metric: str = "accuracy"  # dev metric for early stopping: accuracy | macro_f1
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N

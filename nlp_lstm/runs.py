@@ -182,6 +182,9 @@ def evaluate(
     metrics = classification_metrics(dataset.labels, predicted, saved.labels)
     metrics["data"] = data
     out = Path(output) if output is not None else Path(model_dir).resolve().parent / f"eval-{_slug(data)}"
+    if (out / "config.toml").exists() or (out / "model").exists():
+        raise ConfigError(f"--output {out} holds a training run; evaluate writes metrics.json and "
+                          f"predictions.jsonl there, so choose another folder (nothing was changed)")
     write_json(out / "metrics.json", metrics)
     _write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
     print(format_metrics(metrics, data))

@@ -84,8 +84,8 @@ class Trainer:
         dev: EncodedSplit,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     ) -> TrainResult:
-        """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric;
-        the model ends with its best weights."""
+        """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric
+        (0: never early); the model ends with its best weights."""
         config = self.config
         lengths = [len(ids) if self.max_length is None else min(len(ids), self.max_length) for ids in train.ids]
         sampler = BucketBatchSampler(lengths, config.batch_size, seed=config.seed)
@@ -120,7 +120,9 @@ class Trainer:
             )
             if on_epoch_end is not None:
                 on_epoch_end(row)
-            if bad_epochs >= max(config.patience, 1) or (config.max_steps and result.steps >= config.max_steps):
+            if (config.patience and bad_epochs >= config.patience) or (
+                config.max_steps and result.steps >= config.max_steps
+            ):
                 break
         if best_state is not None:
             self.model.load_state_dict(best_state)

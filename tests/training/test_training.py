@@ -277,3 +277,16 @@ def test_early_stopping_keeps_the_best_epoch(sst2_dir: Path, tmp_path: Path, pat
     last = load_file(result.run_dir / "checkpoints" / "last" / "model.safetensors")
     assert all(torch.equal(saved[name], best[name]) for name in best)  # the model is epoch 1's
     assert not all(torch.equal(saved[name], last[name]) for name in last)  # not the last epoch's
+
+
+def test_patience_zero_never_stops_early(sst2_dir: Path, tmp_path: Path) -> None:
+    train_path = write_slice(sst2_dir / "train.tsv", tmp_path / "train.tsv", 0, 200)
+    sentences = [line.split("\t")[0] for line in (sst2_dir / "dev.tsv").read_text().splitlines()[1:11]]
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + "".join(f"{s}\t0\n{s}\t1\n" for s in sentences))
+    config = Config(
+        data=DataConfig(train=f"tsv:{train_path}", dev=f"tsv:{tmp_path / 'dev.tsv'}", text_column="sentence"),
+        model=ModelConfig(embedding_dim=8, hidden_size=8),
+        training=TrainingConfig(epochs=4, batch_size=32, patience=0, device="cpu"),
+    )
+    result = train(config, tmp_path / "run", progress=False)
+    assert result.metrics["epochs_trained"] == 4 and result.metrics["best_epoch"] == 1
