@@ -98,7 +98,7 @@ def main() -> None:
     train_data, dev_data = encode(texts, gold), encode(dev.texts, dev.labels)
     real = sum(min(len(ids), args.max_length) for ids in train_data.ids)
     print(f"data {args.data}: {len(train_data):,} training texts, {real:,} real tokens "
-          f"(mean {real / len(train_data):.1f}), {len(dev_data):,} dev texts; torch {torch.__version__}, "
+          f"(mean {real / len(train_data):.1f}), {len(dev_data):,} held-out texts; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; embedding {args.embedding_dim}, hidden {args.hidden_size}, "
           f"batch {args.batch_size}")
 
@@ -121,7 +121,7 @@ def main() -> None:
     our_acc = float(np.mean(our_pred == np.array(dev_data.labels)))
 
     dev_tokens = sum(min(len(ids), args.max_length) for ids in dev_data.ids)
-    print(f"{'':14} {'train tokens/s':>15} {'infer tokens/s':>15} {'dev accuracy after 1 epoch':>27}")
+    print(f"{'':14} {'train tokens/s':>15} {'infer tokens/s':>15} {'held-out accuracy, 1 epoch':>27}")
     print(f"{'plain PyTorch':14} {plain_tokens / plain_seconds:15,.0f} {dev_tokens / plain_infer_seconds:15,.0f} "
           f"{plain_acc:27.3f}")
     print(f"{'nlp-lstm':14} {our_tokens / our_seconds:15,.0f} {dev_tokens / our_infer_seconds:15,.0f} "
