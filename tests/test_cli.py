@@ -250,7 +250,9 @@ def test_predict_jsonl_input(capsys, trained_run: Path, tmp_path: Path) -> None:
 
 
 def test_installed_command(trained_run: Path, tmp_path: Path) -> None:
-    command = shutil.which("nlp-lstm")
+    # the console script beside this interpreter (a venv's bin/), else on PATH, else `python -m nlp_lstm`
+    beside = Path(sys.executable).parent / "nlp-lstm"
+    command = str(beside) if beside.is_file() else shutil.which("nlp-lstm")
     prefix = [command] if command is not None else [sys.executable, "-m", "nlp_lstm"]
     paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "OMP_NUM_THREADS": "1"}
