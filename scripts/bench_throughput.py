@@ -43,7 +43,9 @@ class PlainLSTMClassifier(nn.Module):
         return self.output(torch.cat([h_n[0], h_n[1]], dim=-1))
 
 
-def plain_train_epoch(model: nn.Module, data: EncodedSplit, batch_size: int, max_length: int, seed: int) -> tuple[int, float]:
+def plain_train_epoch(
+    model: nn.Module, data: EncodedSplit, batch_size: int, max_length: int, seed: int
+) -> tuple[int, float]:
     """One epoch of random batches padded to their max; returns real tokens and seconds."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()

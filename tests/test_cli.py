@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from nlp_lstm.cli import main
 from nlp_lstm.config import load_config
 from nlp_lstm.data.sources import load_texts
@@ -256,7 +256,8 @@ def test_installed_command(trained_run: Path, tmp_path: Path) -> None:
     prefix = [command] if command is not None else [sys.executable, "-m", "nlp_lstm"]
     paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([*prefix, "predict", str(trained_run / "model"), "这个手机很好用", "screen broke after a day"],
+    texts = ["这个手机很好用", "screen broke after a day"]
+    done = subprocess.run([*prefix, "predict", str(trained_run / "model"), *texts],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     rows = parse_predictions(done.stdout)
@@ -427,7 +428,7 @@ def test_evaluate_on_a_missing_file(capsys, trained_run: Path, tmp_path: Path) -
 
 def test_predict_input_not_utf8(capsys, trained_run: Path, tmp_path: Path) -> None:
     source = tmp_path / "texts.txt"
-    data = "fine\nsecond line\n".encode() + "naïve\n".encode("latin-1")
+    data = b"fine\nsecond line\n" + "naïve\n".encode("latin-1")
     source.write_bytes(data)
     offset = data.index("ï".encode("latin-1"))
     assert_error(capsys, ["predict", str(trained_run / "model"), "--input", str(source)],

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
-
+import tomllib
 from conftest import REPO_ROOT
+
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TrainingConfig, dump_config, load_config, parse_override
 from nlp_lstm.errors import ConfigError
 

@@ -41,9 +41,10 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..config import DataConfig
 from ..errors import DataError

@@ -135,7 +135,7 @@ class Trainer:
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
         steps = tokens = 0
-        bar = tqdm(total=len(sampler), desc=f"epoch {epoch}", unit="batch", disable=not self.progress,
+        bar = tqdm(total=len(sampler), desc=f"epoch {epoch}", unit="batch", disable=None if self.progress else True,
                    leave=False, dynamic_ncols=True)
         start = time.perf_counter()
         for indices in sampler:

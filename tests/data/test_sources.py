@@ -193,7 +193,7 @@ def test_tsv_has_no_quoting(tmp_path: Path) -> None:
 
 def test_non_utf8_names_byte_and_line(tmp_path: Path) -> None:
     path = tmp_path / "latin1.tsv"
-    data = "text\tlabel\nfine\t1\n".encode() + "café\t0\n".encode("latin-1")
+    data = b"text\tlabel\nfine\t1\n" + "café\t0\n".encode("latin-1")
     path.write_bytes(data)
     offset = data.index(b"\xe9")
     with pytest.raises(DataError, match=rf"latin1\.tsv: not valid UTF-8 at byte {offset} \(line 3\)"):

@@ -85,7 +85,7 @@ def test_max_tokens_without_room_for_corpus_tokens_raises(specials, max_tokens):
 def test_empty_corpus_and_lazy_inputs():
     assert itos_of([]) == []
     assert itos_of(iter([]), specials=["<unk>"]) == ["<unk>"]
-    assert itos_of(((t for t in line.split()) for line in ["b a", "b"])) == ["b", "a"]
+    assert itos_of((t for t in line.split()) for line in ["b a", "b"]) == ["b", "a"]
 
 
 def test_duplicate_specials_raise():
