@@ -25,7 +25,8 @@ from .models.classifier import BiLSTMClassifier
 from .predictor import Prediction, Predictor, predict_proba_ids
 from .text.tokenizers import TextTokenizer
 from .training.device import resolve_device
-from .training.trainer import EncodedSplit, Trainer
+from .training.tasks import ClassificationTask, EncodedSplit
+from .training.trainer import Trainer
 
 
 @dataclass
@@ -114,8 +115,8 @@ def train(
     sizes = {split: len(data) for split, data in splits.items()}
     print(f"data: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} | labels: {', '.join(labels)} | "
           f"vocab {len(tokenizer):,} | device {device}")
-    trainer = Trainer(model, config.training, device, labels, tokenizer.pad_id, config.data.max_length,
-                      run_dir / "checkpoints", progress)
+    task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length)
+    trainer = Trainer(model, config.training, device, task, run_dir / "checkpoints", progress)
     result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch)
 
     saved = SavedModel(model.eval(), tokenizer, labels, config.data.max_length,

@@ -26,7 +26,8 @@ from nlp_lstm.data.sources import load_splits
 from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.predictor import predict_proba_ids
 from nlp_lstm.text.tokenizers import TextTokenizer
-from nlp_lstm.training.trainer import EncodedSplit, Trainer, TrainResult
+from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit
+from nlp_lstm.training.trainer import Trainer, TrainResult
 
 
 class PlainLSTMClassifier(nn.Module):
@@ -113,7 +114,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     ours = BiLSTMClassifier(len(tokenizer), len(labels), args.embedding_dim, args.hidden_size, pooling="max")
     config = TrainingConfig(epochs=1, batch_size=args.batch_size, seed=args.seed)
-    trainer = Trainer(ours, config, torch.device("cpu"), labels, tokenizer.pad_id, args.max_length, progress=False)
+    task = ClassificationTask(labels, tokenizer.pad_id, args.max_length)
+    trainer = Trainer(ours, config, torch.device("cpu"), task, progress=False)
     lengths = [min(len(ids), args.max_length) for ids in train_data.ids]
     sampler = BucketBatchSampler(lengths, args.batch_size, seed=args.seed)
     _, our_tokens, our_seconds = trainer.train_epoch(train_data, sampler, 1, TrainResult())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,23 +15,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import TrainingConfig
-from ..data.batching import BucketBatchSampler, collate
-from ..evaluation.metrics import classification_metrics
+from ..data.batching import BucketBatchSampler
 from ..io import atomic_write_bytes, write_json
-from ..predictor import predict_proba_ids
+from .tasks import ClassificationTask
 
 LOG_EVERY = 20  # steps between progress-bar updates; the loss is read from the device only then
-
-
-@dataclass
-class EncodedSplit:
-    """Token ids and label indices of one split."""
-
-    ids: list[list[int]]
-    labels: list[int]
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 @dataclass
@@ -45,50 +33,41 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains a classifier on length-bucketed batches and keeps the weights with the best dev metric."""
+    """Trains a model on length-bucketed batches and keeps the weights with the best dev metric."""
 
     def __init__(
         self,
         model: nn.Module,
         config: TrainingConfig,
         device: torch.device,
-        label_names: Sequence[str],
-        pad_id: int = 0,
-        max_length: int | None = None,
+        task: ClassificationTask | Any,
         checkpoint_dir: Path | None = None,
         progress: bool = True,
     ) -> None:
         self.model = model.to(device)
         self.config = config
         self.device = device
-        self.label_names = list(label_names)
-        self.pad_id = pad_id
-        self.max_length = max_length
+        self.task = task
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
 
-    def evaluate(self, split: EncodedSplit) -> tuple[dict[str, Any], Any]:
-        """Metrics and class probabilities of the current model on a split."""
-        probabilities = predict_proba_ids(self.model, split.ids, self.device, max_length=self.max_length,
-                                          pad_id=self.pad_id)
-        gold = [self.label_names[k] for k in split.labels]
-        predicted = [self.label_names[k] for k in probabilities.argmax(axis=1)]
-        return classification_metrics(gold, predicted, self.label_names), probabilities
+    def evaluate(self, split: Any) -> tuple[dict[str, Any], Any]:
+        """Metrics and predictions of the current model on a split."""
+        return self.task.evaluate(self.model, split, self.device)
 
     def fit(
         self,
-        train: EncodedSplit,
-        dev: EncodedSplit,
+        train: Any,
+        dev: Any,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     ) -> TrainResult:
         """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric
         (0: never early); the model ends with its best weights."""
         config = self.config
-        lengths = [len(ids) if self.max_length is None else min(len(ids), self.max_length) for ids in train.ids]
-        sampler = BucketBatchSampler(lengths, config.batch_size, seed=config.seed)
+        sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed)
         result = TrainResult()
         best_state = None
         bad_epochs = 0
@@ -101,8 +80,7 @@ class Trainer:
                 "epoch": epoch,
                 "steps": result.steps,
                 "train_loss": train_loss,
-                "dev_accuracy": dev_metrics["accuracy"],
-                "dev_macro_f1": dev_metrics["macro_f1"],
+                **{f"dev_{name}": dev_metrics[name] for name in self.task.summary_metrics},
                 "train_tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
                 "train_seconds": seconds,
             }
@@ -129,7 +107,7 @@ class Trainer:
         return result
 
     def train_epoch(
-        self, train: EncodedSplit, sampler: BucketBatchSampler, epoch: int, result: TrainResult
+        self, train: Any, sampler: BucketBatchSampler, epoch: int, result: TrainResult
     ) -> tuple[float, int, float]:
         """One pass over the training batches; returns mean loss, real tokens seen and seconds."""
         self.model.train()
@@ -139,11 +117,9 @@ class Trainer:
                    leave=False, dynamic_ncols=True)
         start = time.perf_counter()
         for indices in sampler:
-            batch = collate([train.ids[i] for i in indices], indices, [train.labels[i] for i in indices],
-                            self.pad_id, self.max_length)
+            batch = self.task.collate(train, indices)
             tokens += int(batch.lengths.sum())
-            batch = batch.to(self.device)
-            loss = nn.functional.cross_entropy(self.model(batch.ids, batch.lengths), batch.labels)
+            loss = self.task.loss(self.model, batch.to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.config.clip_grad_norm > 0:

@@ -21,7 +21,8 @@ from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.predictor import Predictor, predict_proba_ids
 from nlp_lstm.runs import RunResult, train
 from nlp_lstm.text.tokenizers import TextTokenizer
-from nlp_lstm.training.trainer import EncodedSplit, Trainer
+from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit
+from nlp_lstm.training.trainer import Trainer
 
 CPU = torch.device("cpu")
 # Measured, not model behaviour: these may differ between two identical runs.
@@ -223,7 +224,7 @@ def test_save_load_round_trip_gives_identical_probabilities(sst2_dir: Path, tmp_
     model = BiLSTMClassifier(len(tokenizer), len(labels), embedding_dim=16, hidden_size=16, pooling="attention",
                              padding_idx=tokenizer.pad_id)
     config = TrainingConfig(epochs=1, batch_size=32, learning_rate=0.01, device="cpu")
-    trainer = Trainer(model, config, CPU, labels, tokenizer.pad_id, max_length, progress=False)
+    trainer = Trainer(model, config, CPU, ClassificationTask(labels, tokenizer.pad_id, max_length), progress=False)
 
     def encode(texts: list[str], gold: list[str]) -> EncodedSplit:
         return EncodedSplit(tokenizer.encode_batch(texts), [labels.index(label) for label in gold])
