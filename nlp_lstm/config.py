@@ -18,7 +18,9 @@ else:  # pragma: no cover
 
 TOKENIZER_KINDS = ("word", "char", "bpe", "wordpiece")
 POOLINGS = ("last", "max", "mean", "attention")
-METRICS = ("accuracy", "macro_f1")
+METRICS = ("accuracy", "macro_f1", "f1")
+TASKS = ("classification", "tagging")
+TAG_SCHEMES = ("bio", "bioes")
 
 
 def _check(condition: bool, name: str, expected: str, value: Any) -> None:
@@ -55,7 +57,10 @@ class DataConfig:
     dev_fraction: float = 0.1  # share of the train source held out for dev when `dev` is ""
     test_fraction: float = 0.0  # share of the train source held out for test when `test` is ""
     split_seed: int = 0  # seed of the stratified split, independent of the training seed
-    max_length: int = 256  # tokens kept per text; longer texts are truncated
+    max_length: int = 256  # tokens kept per text; longer texts are truncated (classification only)
+    token_column: int = 0  # conll: column of the word (tagging)
+    tag_column: int = -1  # conll: column of the tag, -1 the last (tagging)
+    tag_field: str = "upos"  # conllu: upos | xpos (tagging)
 
     def __post_init__(self) -> None:
         _check(isinstance(self.train, str) and self.train != "", "data.train", "a data spec string", self.train)
@@ -73,6 +78,9 @@ class DataConfig:
             _check(self.dev_fraction > 0, "data.dev_fraction", "above 0 when data.dev is empty", self.dev_fraction)
         _check(_is_int(self.split_seed) and self.split_seed >= 0, "data.split_seed", "an int >= 0", self.split_seed)
         _positive_int("data.max_length", self.max_length)
+        _check(_is_int(self.token_column), "data.token_column", "an int", self.token_column)
+        _check(_is_int(self.tag_column), "data.tag_column", "an int", self.tag_column)
+        _check(self.tag_field in ("upos", "xpos"), "data.tag_field", "upos or xpos", self.tag_field)
 
 
 @dataclass
@@ -83,8 +91,11 @@ class TokenizerConfig:
     lowercase: bool = True
     vocab_size: int = 50000  # upper bound, specials included
     min_freq: int = 1  # tokens seen fewer times in train map to <unk>
+    digits_to_zero: bool = False  # taggers: every digit becomes 0 before the word lookup
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.digits_to_zero, bool), "tokenizer.digits_to_zero", "true or false",
+               self.digits_to_zero)
         _check(self.kind in TOKENIZER_KINDS, "tokenizer.kind", f"one of {', '.join(TOKENIZER_KINDS)}", self.kind)
         _check(isinstance(self.lowercase, bool), "tokenizer.lowercase", "true or false", self.lowercase)
         _positive_int("tokenizer.vocab_size", self.vocab_size)
@@ -94,16 +105,28 @@ class TokenizerConfig:
 
 @dataclass
 class ModelConfig:
-    """Sizes of the embedding + BiLSTM classifier."""
+    """Sizes and parts of the embedding + BiLSTM classifier or tagger."""
 
     embedding_dim: int = 128
     hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.3  # on embeddings, between LSTM layers and before the output layer
-    pooling: str = "max"  # last | max | mean | attention
+    pooling: str = "max"  # classifier: last | max | mean | attention
+    char_embedding_dim: int = 0  # tagger: character CNN features per word; 0 turns them off
+    char_filters: int = 50  # tagger: character CNN output size
+    casing_embedding_dim: int = 0  # tagger: casing-class embedding per word; 0 turns it off
+    crf: bool = False  # tagger: CRF output layer with Viterbi decoding
+    tag_scheme: str = "bioes"  # tagger on entity tags: the scheme it predicts in (bio | bioes)
 
     def __post_init__(self) -> None:
+        for name in ("char_embedding_dim", "casing_embedding_dim"):
+            _check(_is_int(getattr(self, name)) and getattr(self, name) >= 0, f"model.{name}", "an int >= 0",
+                   getattr(self, name))
+        _positive_int("model.char_filters", self.char_filters)
+        _check(isinstance(self.crf, bool), "model.crf", "true or false", self.crf)
+        _check(self.tag_scheme in TAG_SCHEMES, "model.tag_scheme", f"one of {', '.join(TAG_SCHEMES)}",
+               self.tag_scheme)
         _positive_int("model.embedding_dim", self.embedding_dim)
         _positive_int("model.hidden_size", self.hidden_size)
         _positive_int("model.num_layers", self.num_layers)
@@ -122,7 +145,7 @@ class TrainingConfig:
     weight_decay: float = 0.01
     clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
     patience: int = 2  # epochs without dev improvement before stopping; 0 never stops early
-    metric: str = "accuracy"  # dev metric for early stopping: accuracy | macro_f1
+    metric: str = "accuracy"  # dev metric for early stopping: accuracy | macro_f1 | f1 (entity F1, taggers)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs
@@ -151,24 +174,35 @@ class TrainingConfig:
 class Config:
     """A whole training run."""
 
+    task: str = "classification"  # classification (one label per text) | tagging (one tag per word)
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        """The config as nested plain dicts."""
+    def __post_init__(self) -> None:
+        _check(self.task in TASKS, "task", f"one of {', '.join(TASKS)}", self.task)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as nested plain dicts (`task` at the top, then one dict per section)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> Config:
         """Build a config from nested dicts, naming any unknown section or key."""
-        sections = {f.name: f.type for f in dataclasses.fields(cls)}
-        section_types = {f.name: f.default_factory for f in dataclasses.fields(cls)}  # type: ignore[misc]
-        unknown = sorted(set(raw) - set(sections))
+        section_types = {f.name: f.default_factory for f in dataclasses.fields(cls)  # type: ignore[misc]
+                         if f.name != "task"}
+        sections = list(section_types)
+        unknown = sorted(set(raw) - set(sections) - {"task"})
         if unknown:
-            raise ConfigError(f"{source}: unknown section [{unknown[0]}]; valid sections: {', '.join(sections)}")
-        built = {}
+            raise ConfigError(f"{source}: unknown section [{unknown[0]}]; valid sections: {', '.join(sections)} "
+                              f"(and the top-level key 'task')")
+        built: dict[str, Any] = {}
+        if "task" in raw:
+            try:
+                built["task"] = cls(task=raw["task"]).task
+            except ConfigError as err:
+                raise ConfigError(f"{source}: {err}") from None
         for name, factory in section_types.items():
             values = raw.get(name, {})
             if not isinstance(values, dict):
@@ -243,8 +277,9 @@ def _toml_value(value: Any) -> str:
 
 def dump_config(config: Config) -> str:
     """The config as TOML text that `load_config` reads back to an equal config."""
-    lines = []
-    for section, values in config.to_dict().items():
+    raw = config.to_dict()
+    lines = [f"task = {_toml_value(raw.pop('task'))}", ""]
+    for section, values in raw.items():
         lines.append(f"[{section}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
         lines.append("")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data.batching import collate, sorted_batches
+from .data.batching import collate, collate_tagged, sorted_batches
 from .model_dir import SavedModel, load_model_dir
 from .training.device import resolve_device
 
@@ -80,3 +80,31 @@ class Predictor:
         best = probabilities.argmax(axis=1) if len(texts) else np.empty(0, dtype=int)
         return [Prediction(text, self.labels[k], float(probabilities[i, k])) for i, (text, k) in
                 enumerate(zip(texts, best))]
+
+
+@torch.inference_mode()
+def predict_tag_ids(
+    model: nn.Module,
+    ids: Sequence[Sequence[int]],
+    chars: Sequence[Sequence[Sequence[int]]] | None,
+    casing: Sequence[Sequence[int]] | None,
+    device: torch.device,
+    batch_size: int = 128,
+    pad_id: int = 0,
+) -> list[list[int]]:
+    """Best tag ids for each sentence (one per word), in input order."""
+    was_training = model.training
+    model.eval()
+    results: list[list[int]] = [[] for _ in ids]
+    lengths = [len(sentence) for sentence in ids]
+    for indices in sorted_batches(lengths, batch_size):
+        batch = collate_tagged(
+            [ids[i] for i in indices], indices, None,
+            None if chars is None else [chars[i] for i in indices],
+            None if casing is None else [casing[i] for i in indices], pad_id,
+        ).to(device)
+        emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing).float()
+        for i, tags in zip(indices, model.decode(emissions, batch.mask)):
+            results[i] = tags[: lengths[i]]  # an empty sentence was one padding step: no tags
+    model.train(was_training)
+    return results

@@ -140,7 +140,22 @@ def test_unknown_section_lists_the_valid_ones(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[trainer]\nepochs = 3\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}: unknown section \[trainer\]; "
-                                          r"valid sections: data, tokenizer, model, training$"):
+                                          r"valid sections: data, tokenizer, model, training "
+                                          r"\(and the top-level key 'task'\)$"):
+        load_config(path)
+
+
+def test_task_is_a_top_level_key(tmp_path: Path) -> None:
+    path = tmp_path / "tagger.toml"
+    path.write_text('task = "tagging"\n[data]\ntrain = "conll:x"\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.task == "tagging"
+    again = tmp_path / "again.toml"
+    again.write_text(dump_config(config), encoding="utf-8")
+    assert load_config(again) == config
+    path.write_text('task = "parsing"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="The 'task' parameter must be one of classification, tagging. "
+                                          "Got 'parsing' instead."):
         load_config(path)
 
 
@@ -218,7 +233,7 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     ("tokenizer.lowercase=1", "The 'tokenizer.lowercase' parameter must be true or false. Got 1 instead."),
     ("tokenizer.kind=sentencepiece", "The 'tokenizer.kind' parameter must be one of word, char, bpe, wordpiece. "
                                      "Got 'sentencepiece' instead."),
-    ("training.metric=f1", "The 'training.metric' parameter must be one of accuracy, macro_f1. Got 'f1' instead."),
+    ("training.metric=f2", "The 'training.metric' parameter must be one of accuracy, macro_f1, f1. Got 'f2' instead."),
     ("training.device=tpu", "The 'training.device' parameter must be auto, cpu, cuda or cuda:N. "
                             "Got 'tpu' instead."),
     ("training.device=0", "The 'training.device' parameter must be auto, cpu, cuda or cuda:N. Got 0 instead."),

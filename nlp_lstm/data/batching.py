@@ -15,7 +15,9 @@ class Batch:
     ids: torch.Tensor  # (batch, seq_len) long, padding after each sequence
     lengths: torch.Tensor  # (batch,) long, at least 1 (an empty text is one padding token)
     index: torch.Tensor  # (batch,) long, position of each row in the dataset
-    labels: torch.Tensor | None = None  # (batch,) long
+    labels: torch.Tensor | None = None  # (batch,) long, or (batch, seq_len) tag ids for tagging (0 on padding)
+    chars: torch.Tensor | None = None  # (batch, seq_len, word_len) character ids of each word, for taggers
+    casing: torch.Tensor | None = None  # (batch, seq_len) casing class of each word, for taggers
 
     @property
     def mask(self) -> torch.Tensor:
@@ -23,10 +25,10 @@ class Batch:
         return torch.arange(self.ids.size(1), device=self.ids.device)[None, :] < self.lengths[:, None]
 
     def to(self, device: torch.device) -> Batch:
-        """The same batch on `device`."""
-        labels = None if self.labels is None else self.labels.to(device, non_blocking=True)
-        return Batch(self.ids.to(device, non_blocking=True), self.lengths.to(device, non_blocking=True),
-                     self.index, labels)
+        """The same batch on `device` (`index` stays on the CPU)."""
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(move(self.ids), move(self.lengths), self.index, move(self.labels), move(self.chars),
+                     move(self.casing))
 
 
 def collate(
@@ -50,6 +52,39 @@ def collate(
         index=torch.as_tensor(index, dtype=torch.long),
         labels=None if labels is None else torch.as_tensor(labels, dtype=torch.long),
     )
+
+
+def pad_2d(rows: Sequence[Sequence[int]], length: int, pad: int = 0) -> torch.Tensor:
+    """(len(rows), length) long tensor, each row right-padded."""
+    out = torch.full((len(rows), length), pad, dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+    return out
+
+
+def collate_tagged(
+    sequences: Sequence[Sequence[int]],
+    index: Sequence[int],
+    tags: Sequence[Sequence[int]] | None = None,
+    chars: Sequence[Sequence[Sequence[int]]] | None = None,
+    casing: Sequence[Sequence[int]] | None = None,
+    pad_id: int = 0,
+) -> Batch:
+    """Pad word ids, tags, casing and per-word character ids; sentences are never truncated."""
+    batch = collate(sequences, index, pad_id=pad_id)
+    seq_len = batch.ids.size(1)
+    if tags is not None:
+        batch.labels = pad_2d(tags, seq_len)
+    if casing is not None:
+        batch.casing = pad_2d(casing, seq_len)
+    if chars is not None:
+        word_len = max((len(word) for sentence in chars for word in sentence), default=1)
+        batch.chars = torch.zeros((len(chars), seq_len, word_len), dtype=torch.long)
+        for i, sentence in enumerate(chars):
+            for j, word in enumerate(sentence):
+                batch.chars[i, j, : len(word)] = torch.as_tensor(word, dtype=torch.long)
+    return batch
 
 
 class BucketBatchSampler:

@@ -45,3 +45,50 @@ def format_metrics(metrics: dict[str, Any], title: str) -> str:
         lines.append(f"{name:>{width}}  {row['precision']:9.4f} {row['recall']:9.4f} {row['f1-score']:9.4f} "
                      f"{int(row['support']):9d}")
     return "\n".join(lines)
+
+
+def is_entity_tagset(tag_names: Sequence[str]) -> bool:
+    """True when every tag is O or PREFIX-TYPE with a B/I/E/S prefix (NER, chunking), not POS tags."""
+    return all(tag == "O" or (len(tag) > 2 and tag[0] in "BIES" and tag[1] == "-") for tag in tag_names)
+
+
+def tagging_metrics(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], scheme: str | None
+) -> dict[str, Any]:
+    """Token accuracy and per-tag precision/recall/F1 (scikit-learn); with an entity `scheme` also
+    entity-level exact-span precision/recall/F1 per type (seqeval, strict mode, as conlleval scores)."""
+    from ..data.tag_schemes import convert_sequences
+
+    flat_gold = [tag for sentence in gold for tag in sentence]
+    flat_pred = [tag for sentence in predicted for tag in sentence]
+    tags = sorted(set(flat_gold) | set(flat_pred))
+    metrics = classification_metrics(flat_gold, flat_pred, tags)
+    metrics["n_sentences"] = len(gold)
+    metrics["n_tokens"] = metrics.pop("n_samples")
+    if scheme is not None:
+        from seqeval.metrics import classification_report as entity_report
+        from seqeval.metrics import f1_score, precision_score, recall_score
+        from seqeval.scheme import IOB2
+
+        # entities do not depend on the scheme: score canonical BIO in strict mode
+        gold_bio, pred_bio = convert_sequences(gold, scheme, "bio"), convert_sequences(predicted, scheme, "bio")
+        kwargs = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
+        metrics["precision"] = float(precision_score(gold_bio, pred_bio, **kwargs))
+        metrics["recall"] = float(recall_score(gold_bio, pred_bio, **kwargs))
+        metrics["f1"] = float(f1_score(gold_bio, pred_bio, **kwargs))
+        report = entity_report(gold_bio, pred_bio, output_dict=True, **kwargs)
+        metrics["entity_report"] = {name: {k: float(v) for k, v in row.items()} for name, row in report.items()}
+    return metrics
+
+
+def format_tagging_metrics(metrics: dict[str, Any], title: str) -> str:
+    """A terminal summary: token accuracy, and entity P/R/F1 per type when there are entities."""
+    head = f"{title}: token accuracy {metrics['accuracy']:.4f}  macro F1 over tags {metrics['macro_f1']:.4f}"
+    if "f1" not in metrics:
+        return f"{head}  ({metrics['n_sentences']} sentences, {metrics['n_tokens']} tokens)"
+    lines = [f"{head}  entity F1 {metrics['f1']:.4f}  ({metrics['n_sentences']} sentences)",
+             f"{'entity':>12}  precision    recall  f1-score   support"]
+    for name, row in metrics["entity_report"].items():
+        lines.append(f"{name:>12}  {row['precision']:9.4f} {row['recall']:9.4f} {row['f1-score']:9.4f} "
+                     f"{int(row['support']):9d}")
+    return "\n".join(lines)

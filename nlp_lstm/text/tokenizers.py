@@ -74,6 +74,18 @@ def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int) -> tup
     return tokenizer, trainer
 
 
+def _word_level(lowercase: bool, digits_to_zero: bool) -> HFTokenizer:
+    """A tokenizer for text that is already split into words: one id per word, never split further."""
+    tokenizer = HFTokenizer(models.WordLevel(unk_token=UNK))
+    steps = [normalizers.NFKC()]
+    if lowercase:
+        steps.append(normalizers.Lowercase())
+    if digits_to_zero:
+        steps.append(normalizers.Replace(Regex(r"\d"), "0"))
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    return tokenizer
+
+
 class TextTokenizer:
     """Turns texts into token ids; wraps a trained `tokenizers.Tokenizer` saved as one tokenizer.json."""
 
@@ -98,6 +110,21 @@ class TextTokenizer:
         tokenizer.train_from_iterator(texts, trainer=trainer)
         return cls(tokenizer)
 
+    @classmethod
+    def train_words(
+        cls,
+        sentences: Iterable[Sequence[str]],
+        lowercase: bool = False,
+        digits_to_zero: bool = False,
+        vocab_size: int = 50000,
+        min_freq: int = 1,
+    ) -> TextTokenizer:
+        """Learn a word vocabulary from pre-split sentences (for taggers: one id per given word)."""
+        tokenizer = _word_level(lowercase, digits_to_zero)
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+        tokenizer.train_from_iterator((word for sentence in sentences for word in sentence), trainer=trainer)
+        return cls(tokenizer)
+
     def __len__(self) -> int:
         return len(self.vocab)
 
@@ -119,6 +146,22 @@ class TextTokenizer:
         """The token ids of many texts, encoded in parallel by the Rust batch API."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [encoding.ids for encoding in encodings]
+
+    def encode_words_batch(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
+        """One id per given word (the Rust batch API on pre-split input); a word that normalizes to
+        nothing gets `<unk>`."""
+        encodings = self.tokenizer.encode_batch([list(s) for s in sentences], is_pretokenized=True,
+                                                add_special_tokens=False)
+        result = []
+        for sentence, encoding in zip(sentences, encodings):
+            if len(encoding.ids) == len(sentence):
+                result.append(encoding.ids)
+                continue
+            ids = [self.unk_id] * len(sentence)
+            for token_id, word in zip(encoding.ids, encoding.word_ids):
+                ids[word] = token_id
+            result.append(ids)
+        return result
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text from token ids (lossy: normalization and unknown words are not undone)."""

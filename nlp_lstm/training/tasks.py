@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.batching import Batch, collate
-from ..evaluation.metrics import classification_metrics
-from ..predictor import predict_proba_ids
+from ..data.batching import Batch, collate, collate_tagged
+from ..data.tag_schemes import convert_sequences
+from ..evaluation.metrics import classification_metrics, tagging_metrics
+from ..predictor import predict_proba_ids, predict_tag_ids
 
 
 @dataclass
@@ -61,3 +62,64 @@ class ClassificationTask:
         gold = [self.label_names[k] for k in split.labels]
         predicted = [self.label_names[k] for k in probabilities.argmax(axis=1)]
         return classification_metrics(gold, predicted, self.label_names), probabilities
+
+
+@dataclass
+class EncodedTagged:
+    """Word ids, tag ids (in the model's scheme) and per-word features of one split; `gold` keeps the
+    tags as the data has them, for scoring."""
+
+    ids: list[list[int]]
+    tags: list[list[int]]
+    gold: list[list[str]]
+    chars: list[list[list[int]]] | None = None
+    casing: list[list[int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class TaggingTask:
+    """One tag per word: CRF or token cross-entropy loss; token accuracy, per-tag and entity metrics.
+
+    The model predicts tags in `model_scheme` (BIO or BIOES, or plain tags such as POS when
+    `data_scheme` is None); predictions are converted back to the data's scheme before scoring.
+    """
+
+    def __init__(self, tag_names: Sequence[str], data_scheme: str | None, model_scheme: str | None,
+                 pad_id: int = 0) -> None:
+        self.tag_names = list(tag_names)
+        self.data_scheme = data_scheme
+        self.model_scheme = model_scheme
+        self.pad_id = pad_id
+        self.summary_metrics = ("accuracy", "f1") if data_scheme else ("accuracy", "macro_f1")
+
+    def lengths(self, split: EncodedTagged) -> list[int]:
+        """Sentence lengths in words, for length bucketing."""
+        return [len(ids) for ids in split.ids]
+
+    def collate(self, split: EncodedTagged, indices: Sequence[int]) -> Batch:
+        """The padded batch of these sentences."""
+        pick = lambda rows: None if rows is None else [rows[i] for i in indices]  # noqa: E731
+        return collate_tagged(pick(split.ids), indices, pick(split.tags), pick(split.chars), pick(split.casing),
+                              self.pad_id)
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        """The tagger's loss on the batch."""
+        emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing)
+        return model.loss(emissions, batch.labels, batch.mask)
+
+    def decode(self, tag_ids: Sequence[Sequence[int]]) -> list[list[str]]:
+        """Tag ids -> tag names in the data's scheme."""
+        names = [[self.tag_names[k] for k in sentence] for sentence in tag_ids]
+        if self.data_scheme and self.data_scheme != self.model_scheme:
+            names = convert_sequences(names, self.model_scheme, self.data_scheme)
+        return names
+
+    def evaluate(
+        self, model: nn.Module, split: EncodedTagged, device: torch.device
+    ) -> tuple[dict[str, Any], list[list[str]]]:
+        """Metrics and predicted tags (in the data's scheme) on a split."""
+        predicted = self.decode(predict_tag_ids(model, split.ids, split.chars, split.casing, device,
+                                                pad_id=self.pad_id))
+        return tagging_metrics(split.gold, predicted, self.data_scheme), predicted

@@ -1,0 +1,28 @@
+"""A word's characters -> one vector: embedding, convolution, max over the characters (Ma & Hovy 2016)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CharCNN(nn.Module):
+    """Character-level word features, for casing, prefixes, suffixes and unknown words."""
+
+    def __init__(self, num_chars: int, embedding_dim: int = 30, num_filters: int = 50, kernel_size: int = 3,
+                 padding_idx: int = 0) -> None:
+        super().__init__()
+        self.padding_idx = padding_idx
+        self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=padding_idx)
+        self.conv = nn.Conv1d(embedding_dim, num_filters, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len, word_len) char ids -> (batch, seq_len, num_filters)."""
+        batch, seq_len, word_len = chars.shape
+        flat = chars.reshape(batch * seq_len, word_len)
+        features = self.conv(self.embedding(flat).transpose(1, 2))  # (batch * seq_len, num_filters, word_len)
+        mask = (flat != self.padding_idx)[:, None, :]
+        features = features.masked_fill(~mask, float("-inf")).amax(dim=2)
+        # padded words have no characters at all: give them zeros instead of -inf
+        features = features.masked_fill(~mask.any(dim=2), 0.0)
+        return features.reshape(batch, seq_len, -1)

@@ -1,0 +1,77 @@
+"""Word embedding [+ character CNN] [+ casing] -> BiLSTM -> per-token scores [-> CRF]: one tag per token."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .char_cnn import CharCNN
+from .crf import CRF
+from .encoder import BiLSTMEncoder
+
+
+class BiLSTMTagger(nn.Module):
+    """Sequence tagger; `forward` gives emission scores, `loss` and `decode` read them (with a CRF
+    when `crf=True`, else token by token). Results do not depend on the padding."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_tags: int,
+        embedding_dim: int = 100,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.5,
+        padding_idx: int = 0,
+        char_vocab_size: int = 0,
+        char_embedding_dim: int = 30,
+        char_filters: int = 50,
+        casing_embedding_dim: int = 0,
+        num_casings: int = 8,
+        crf: bool = False,
+        crf_constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        with torch.no_grad():
+            self.embedding.weight[padding_idx].zero_()
+        input_size = embedding_dim
+        self.char_cnn = CharCNN(char_vocab_size, char_embedding_dim, char_filters) if char_vocab_size else None
+        input_size += char_filters if self.char_cnn is not None else 0
+        self.casing = nn.Embedding(num_casings, casing_embedding_dim, padding_idx=0) if casing_embedding_dim else None
+        input_size += casing_embedding_dim
+        self.encoder = BiLSTMEncoder(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(self.encoder.output_size, num_tags)
+        self.crf = CRF(num_tags, crf_constraints) if crf else None  # constraints are buffers: saved
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        chars: torch.Tensor | None = None,
+        casing: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(batch, seq_len) ids, (batch,) lengths [, (batch, seq_len, word_len) chars, (batch, seq_len)
+        casing] -> (batch, seq_len, num_tags) emission scores."""
+        features = [self.embedding(ids)]
+        if self.char_cnn is not None:
+            features.append(self.char_cnn(chars))
+        if self.casing is not None:
+            features.append(self.casing(casing))
+        hidden = self.encoder(self.dropout(torch.cat(features, dim=-1)), lengths)  # (batch, seq_len, 2 * hidden)
+        return self.output(self.dropout(hidden))
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood per sentence (CRF) or mean cross-entropy per real token."""
+        if self.crf is not None:
+            return -self.crf(emissions, tags, mask).mean()
+        return nn.functional.cross_entropy(emissions[mask], tags[mask])
+
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+        """Best tag ids of each sentence, as long as the sentence."""
+        if self.crf is not None:
+            return self.crf.decode(emissions, mask)
+        best = emissions.argmax(dim=-1).tolist()
+        return [row[:length] for row, length in zip(best, mask.sum(dim=1).tolist())]
