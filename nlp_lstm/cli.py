@@ -10,12 +10,33 @@ from pathlib import Path
 from .errors import DataError, NlpLstmError
 
 
-def _read_inputs(path: Path, text_field: str) -> list[str]:
-    """Texts from a .txt file (one per line) or a .jsonl file (objects with a text field)."""
-    from .data.sources import load_texts
+def _read_jsonl_inputs(path: Path, text_field: str) -> list[str | list[str]]:
+    """Texts, or pre-split token lists (a "tokens" list, for taggers), one JSON object per line."""
+    from .data.sources import _read_text
 
+    inputs: list[str | list[str]] = []
+    for number, line in enumerate(_read_text(path, str(path)).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}: line {number}: not valid JSON ({err.msg})") from None
+        value = row.get("tokens", row.get(text_field)) if isinstance(row, dict) else None
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value)):
+            inputs.append(value)
+        else:
+            keys = ", ".join(repr(k) for k in row) if isinstance(row, dict) else type(row).__name__
+            raise DataError(f"{path}: line {number}: missing text column {text_field!r} (or a 'tokens' list of "
+                            f"strings); keys in this object: {keys}")
+    return inputs
+
+
+def _read_inputs(path: Path, text_field: str) -> list[str | list[str]]:
+    """Texts from a .txt file (one per line) or a .jsonl file (objects with a text field, or a "tokens"
+    list of pre-split words for taggers)."""
     if path.suffix == ".jsonl":
-        return load_texts(f"jsonl:{path}", text_column=text_field, label_column=None).texts
+        return _read_jsonl_inputs(path, text_field)
     if not path.is_file():
         raise DataError(f"input file not found: {path}")
     raw = path.read_bytes()
@@ -57,20 +78,37 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if not texts:
         raise DataError("nothing to predict: give texts as arguments or --input FILE")
     predictions = predict(args.model_dir, texts, args.device or "auto")
-    rows = [{"text": p.text, "label": p.label, "probability": round(p.probability, 6)} for p in predictions]
+    rows = [_prediction_row(p) for p in predictions]
     if args.output is not None:
         from .io import atomic_write_text
 
         atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         print(f"{len(rows)} predictions written to {args.output}")
-    else:
-        for r in rows:
+        return
+    for r in rows:
+        if "label" in r:
             print(f"{r['label']}\t{r['probability']:.4f}\t{r['text']}")
+            continue
+        print(" ".join(f"{token}/{tag}" for token, tag in zip(r["tokens"], r["tags"])))
+        if r["entities"]:
+            print("  entities: " + "  ".join(f"{e['type']}[{e['text']}]" for e in r["entities"]))
+
+
+def _prediction_row(prediction: object) -> dict[str, object]:
+    """A classifier's or tagger's prediction as a JSON-ready dict."""
+    if hasattr(prediction, "label"):
+        return {"text": prediction.text, "label": prediction.label, "probability": round(prediction.probability, 6)}
+    tokens = prediction.tokens
+    joiner = "" if all(len(t) == 1 for t in tokens) else " "  # character-level (Chinese) models join without spaces
+    entities = [{"type": kind, "start": start, "end": end, "text": joiner.join(tokens[start:end])}
+                for kind, start, end in prediction.entities]
+    return {"tokens": tokens, "tags": prediction.tags, "entities": entities}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `nlp-lstm` and its subcommands."""
-    parser = argparse.ArgumentParser(prog="nlp-lstm", description="Train, evaluate and use LSTM text classifiers.")
+    parser = argparse.ArgumentParser(prog="nlp-lstm",
+                                     description="Train, evaluate and use LSTM text classifiers and taggers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train and evaluate a model from a TOML config")
@@ -94,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="label texts with a saved model")
     p.add_argument("model_dir", help="a model directory")
     p.add_argument("texts", nargs="*", help="texts to label")
-    p.add_argument("--input", help="a .txt file (one text per line) or .jsonl file (one object per line)")
+    p.add_argument("--input", help="a .txt file (one text or sentence per line) or .jsonl file (one object per "
+                                   "line with a text field, or a \"tokens\" list for taggers)")
     p.add_argument("--text-field", default="text", help="field holding the text in --input .jsonl (default: text)")
     p.add_argument("--output", help="write predictions as JSON lines here instead of printing them")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")

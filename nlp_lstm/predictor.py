@@ -108,3 +108,61 @@ def predict_tag_ids(
             results[i] = tags[: lengths[i]]  # an empty sentence was one padding step: no tags
     model.train(was_training)
     return results
+
+
+@dataclass
+class TagPrediction:
+    """One sentence's tokens, their predicted tags and the entity spans (type, start, end exclusive)."""
+
+    tokens: list[str]
+    tags: list[str]
+    entities: list[tuple[str, int, int]]
+
+
+class TagPredictor:
+    """Loads a tagger's model directory and tags sentences (token lists, or raw text it splits itself)."""
+
+    def __init__(self, saved: SavedModel, device: torch.device, batch_size: int = 128) -> None:
+        self.saved = saved
+        self.device = device
+        self.batch_size = batch_size
+        tagging = saved.config.get("tagging", {})
+        self.data_scheme = tagging.get("data_scheme")
+        self.model_scheme = tagging.get("model_scheme")
+        self.input = tagging.get("input", "whitespace")
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "auto", batch_size: int = 128) -> TagPredictor:
+        """A predictor for the tagger saved in `model_dir`."""
+        resolved = resolve_device(device)
+        return cls(load_model_dir(model_dir, resolved), resolved, batch_size)
+
+    def split(self, text: str) -> list[str]:
+        """Raw text -> the tokens this model tags: whitespace-separated words, or characters for
+        character-level models (Chinese NER), spaces dropped."""
+        if self.input == "characters":
+            return [c for c in text if not c.isspace()]
+        return text.split()
+
+    def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """One tag per token, in the scheme of the data the model was trained on."""
+        from .data.tag_schemes import convert_sequences
+        from .text.features import encode_words
+
+        saved = self.saved
+        ids, chars, casing = encode_words(saved.tokenizer, sentences, saved.char_vocab, saved.model.casing is not None)
+        tag_ids = predict_tag_ids(saved.model, ids, chars, casing, self.device, self.batch_size,
+                                  saved.tokenizer.pad_id)
+        names = [[saved.labels[k] for k in sentence] for sentence in tag_ids]
+        if self.data_scheme and self.model_scheme and self.data_scheme != self.model_scheme:
+            names = convert_sequences(names, self.model_scheme, self.data_scheme)
+        return names
+
+    def predict(self, sentences: Sequence[Sequence[str] | str]) -> list[TagPrediction]:
+        """Tags and entities of each sentence; a string is split by `split` first."""
+        from .data.tag_schemes import spans
+
+        tokens = [self.split(s) if isinstance(s, str) else list(s) for s in sentences]
+        tags = self.predict_tags(tokens)
+        return [TagPrediction(t, g, spans(g, self.data_scheme) if self.data_scheme else [])
+                for t, g in zip(tokens, tags)]

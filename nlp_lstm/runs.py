@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,16 +16,28 @@ from typing import Any
 import torch
 
 from .config import Config, dump_config
+from .data.conll import load_tagged
 from .data.sources import TextDataset, load_splits, load_texts
+from .data.tag_schemes import convert_sequences, detect_scheme
+from .data.tagged import load_tagged_splits
 from .errors import ConfigError, DataError
-from .evaluation.metrics import classification_metrics, format_metrics
+from .evaluation.metrics import (
+    classification_metrics,
+    format_metrics,
+    format_tagging_metrics,
+    is_entity_tagset,
+    tagging_metrics,
+)
 from .io import atomic_write_text, write_json
 from .model_dir import SavedModel, load_model_dir, save_model_dir
 from .models.classifier import BiLSTMClassifier
-from .predictor import Prediction, Predictor, predict_proba_ids
+from .models.crf import scheme_constraints
+from .models.tagger import BiLSTMTagger
+from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
+from .text.features import CASINGS, build_char_vocab, encode_words
 from .text.tokenizers import TextTokenizer
 from .training.device import resolve_device
-from .training.tasks import ClassificationTask, EncodedSplit
+from .training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
 from .training.trainer import Trainer
 
 
@@ -75,16 +87,21 @@ def _write_predictions(path: Path, texts: Sequence[str], gold: Sequence[str], la
     atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
-def train(
-    config: Config,
-    output: str | Path | None = None,
-    name: str = "run",
-    progress: bool = True,
-) -> RunResult:
-    """Train a classifier as `config` says, evaluate it on dev and test, and write a run directory."""
-    started = time.perf_counter()
-    device = resolve_device(config.training.device)
-    run_dir = choose_run_dir(output, name)
+@dataclass
+class _Prepared:
+    """A task's data, model and scoring, ready for the shared training loop."""
+
+    model: torch.nn.Module
+    task: ClassificationTask | TaggingTask
+    encoded: dict[str, Any]
+    saved: SavedModel
+    sizes: dict[str, int]
+    summary: str
+    write_predictions: Callable[[Path, str, Any], None]
+    format: Callable[[dict[str, Any], str], str]
+
+
+def _prepare_classification(config: Config) -> _Prepared:
     splits = load_splits(config.data)
     train_set = splits["train"]
     labels = sorted(set(train_set.labels))
@@ -93,8 +110,6 @@ def train(
                         f"a classifier needs at least 2")
     label_to_id = {label: k for k, label in enumerate(labels)}
     label_ids = {split: _label_ids(data, label_to_id, split) for split, data in splits.items()}
-
-    torch.manual_seed(config.training.seed)
     tok = config.tokenizer
     tokenizer = TextTokenizer.train(train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq)
     encoded = {split: EncodedSplit(tokenizer.encode_batch(data.texts), label_ids[split])
@@ -102,6 +117,91 @@ def train(
     m = config.model
     model = BiLSTMClassifier(len(tokenizer), len(labels), m.embedding_dim, m.hidden_size, m.num_layers,
                              m.bidirectional, m.dropout, m.pooling, tokenizer.pad_id)
+    saved = SavedModel(model, tokenizer, labels, config.data.max_length,
+                       {"data": {"text_column": config.data.text_column, "label_column": config.data.label_column},
+                        "tokenizer": {"kind": tok.kind, "lowercase": tok.lowercase}})
+
+    def write(path: Path, split: str, probabilities: Any) -> None:
+        _write_predictions(path, splits[split].texts, splits[split].labels, labels, probabilities)
+
+    return _Prepared(model, ClassificationTask(labels, tokenizer.pad_id, config.data.max_length), encoded, saved,
+                     {split: len(data) for split, data in splits.items()}, f"labels: {', '.join(labels)}", write,
+                     format_metrics)
+
+
+def _prepare_tagging(config: Config) -> _Prepared:
+    splits = load_tagged_splits(config.data)
+    train_set = splits["train"]
+    train_tags = sorted({tag for tags in train_set.tags for tag in tags})
+    entity = is_entity_tagset(train_tags)
+    if config.training.metric == "f1" and not entity:
+        raise ConfigError(f"training.metric = 'f1' scores entities, but {train_set.source} has no B-/I- entity "
+                          f"tags (tags: {', '.join(train_tags[:10])}...); use accuracy or macro_f1")
+    data_scheme = detect_scheme(train_set.tags) if entity else None
+    model_scheme = config.model.tag_scheme if entity else None
+    model_tags = {name: convert_sequences(data.tags, data_scheme, model_scheme) if entity else data.tags
+                  for name, data in splits.items()}
+    tag_names = sorted({tag for tags in model_tags["train"] for tag in tags} | ({"O"} if entity else set()))
+    for name in ("dev", "test"):
+        unseen = sorted({tag for tags in model_tags.get(name, []) for tag in tags} - set(tag_names))
+        if unseen:
+            raise DataError(f"{splits[name].source}: {name} tag {unseen[0]!r} never occurs in the training data "
+                            f"(training tags: {', '.join(tag_names)})")
+    tag_to_id = {tag: k for k, tag in enumerate(tag_names)}
+    tok, m = config.tokenizer, config.model
+    tokenizer = TextTokenizer.train_words(train_set.sentences, tok.lowercase, tok.digits_to_zero, tok.vocab_size,
+                                          tok.min_freq)
+    char_vocab = build_char_vocab(train_set.sentences) if m.char_embedding_dim else None
+    encoded = {}
+    for name, data in splits.items():
+        ids, chars, casing = encode_words(tokenizer, data.sentences, char_vocab, m.casing_embedding_dim > 0)
+        tag_ids = [[tag_to_id[tag] for tag in tags] for tags in model_tags[name]]
+        encoded[name] = EncodedTagged(ids, tag_ids, data.tags, chars, casing)
+    constraints = scheme_constraints(tag_names, model_scheme.upper()) if (m.crf and entity) else None
+    model = BiLSTMTagger(len(tokenizer), len(tag_names), m.embedding_dim, m.hidden_size, m.num_layers, m.dropout,
+                         tokenizer.pad_id, len(char_vocab) if char_vocab else 0, m.char_embedding_dim or 30,
+                         m.char_filters, m.casing_embedding_dim, len(CASINGS), m.crf, constraints)
+    single_characters = all(len(word) == 1 for sentence in train_set.sentences[:2000] for word in sentence)
+    saved = SavedModel(model, tokenizer, tag_names, 0, {
+        "data": {"token_column": config.data.token_column, "tag_column": config.data.tag_column,
+                 "tag_field": config.data.tag_field},
+        "tagging": {"data_scheme": data_scheme, "model_scheme": model_scheme,
+                    "input": "characters" if single_characters else "whitespace"},
+        "tokenizer": {"lowercase": tok.lowercase, "digits_to_zero": tok.digits_to_zero},
+    }, char_vocab)
+
+    def write(path: Path, split: str, predicted: Any) -> None:
+        _write_tag_predictions(path, splits[split].sentences, splits[split].tags, predicted)
+
+    scheme = f"{data_scheme} data, {model_scheme} model" if entity else "no entity scheme"
+    summary = f"{len(tag_names)} tags ({scheme}) | chars {len(char_vocab) if char_vocab else 'off'}"
+    return _Prepared(model, TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id), encoded, saved,
+                     {split: len(data) for split, data in splits.items()}, summary, write, format_tagging_metrics)
+
+
+def _write_tag_predictions(path: Path, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
+                           predicted: Sequence[Sequence[str]]) -> None:
+    lines = [json.dumps({"tokens": list(tokens), "gold": list(g), "predicted": list(p)}, ensure_ascii=False)
+             for tokens, g, p in zip(sentences, gold, predicted)]
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def train(
+    config: Config,
+    output: str | Path | None = None,
+    name: str = "run",
+    progress: bool = True,
+) -> RunResult:
+    """Train a classifier or tagger as `config` says, evaluate it on dev and test, write a run directory."""
+    started = time.perf_counter()
+    device = resolve_device(config.training.device)
+    run_dir = choose_run_dir(output, name)
+    if config.task == "classification" and config.training.metric == "f1":
+        raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
+                          "macro_f1")
+    torch.manual_seed(config.training.seed)
+    prepared = (_prepare_tagging if config.task == "tagging" else _prepare_classification)(config)
+    encoded, sizes = prepared.encoded, prepared.sizes
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.toml", dump_config(config))
@@ -112,41 +212,35 @@ def train(
         with history_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
 
-    sizes = {split: len(data) for split, data in splits.items()}
-    print(f"data: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} | labels: {', '.join(labels)} | "
-          f"vocab {len(tokenizer):,} | device {device}")
-    task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length)
-    trainer = Trainer(model, config.training, device, task, run_dir / "checkpoints", progress)
+    print(f"data: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} | {prepared.summary} | "
+          f"vocab {len(prepared.saved.tokenizer):,} | device {device}")
+    trainer = Trainer(prepared.model, config.training, device, prepared.task, run_dir / "checkpoints", progress)
     result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch)
-
-    saved = SavedModel(model.eval(), tokenizer, labels, config.data.max_length,
-                       {"data": {"text_column": config.data.text_column, "label_column": config.data.label_column},
-                        "tokenizer": {"kind": tok.kind, "lowercase": tok.lowercase}})
-    save_model_dir(run_dir / "model", saved)
+    save_model_dir(run_dir / "model", prepared.saved)
 
     metrics: dict[str, Any] = {
+        "task": config.task,
         "best_epoch": result.best_epoch,
         "epochs_trained": len(result.history),
         "steps": result.steps,
         "early_stopping_metric": config.training.metric,
-        "data": {"sizes": sizes, "labels": labels, "vocab_size": len(tokenizer),
+        "data": {"sizes": sizes, "labels": prepared.saved.labels, "vocab_size": len(prepared.saved.tokenizer),
                  "train": config.data.train, "dev": config.data.dev or f"{config.data.train} (held out)",
-                 "test": config.data.test or (f"{config.data.train} (held out)" if "test" in splits else None)},
+                 "test": config.data.test or (f"{config.data.train} (held out)" if "test" in sizes else None)},
         "train_tokens_per_second": sum(r["train_tokens_per_second"] for r in result.history) / len(result.history),
         "train_seconds_per_epoch": sum(r["train_seconds"] for r in result.history) / len(result.history),
         "device": str(device),
         "seed": config.training.seed,
     }
-    final_split = "test" if "test" in splits else "dev"
+    final_split = "test" if "test" in sizes else "dev"
     for split in ("dev", "test"):
-        if split not in splits:
+        if split not in sizes:
             continue
-        split_metrics, probabilities = trainer.evaluate(encoded[split])
+        split_metrics, predictions = trainer.evaluate(encoded[split])
         metrics[split] = split_metrics
-        print(format_metrics(split_metrics, split))
+        print(prepared.format(split_metrics, split))
         if split == final_split:
-            _write_predictions(run_dir / "predictions.jsonl", splits[split].texts, splits[split].labels, labels,
-                               probabilities)
+            prepared.write_predictions(run_dir / "predictions.jsonl", split, predictions)
     metrics["wall_seconds"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
@@ -155,6 +249,14 @@ def train(
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "data"
+
+
+def _output_dir(model_dir: str | Path, data: str, output: str | Path | None) -> Path:
+    out = Path(output) if output is not None else Path(model_dir).resolve().parent / f"eval-{_slug(data)}"
+    if (out / "config.toml").exists() or (out / "model").exists():
+        raise ConfigError(f"--output {out} holds a training run; evaluate writes metrics.json and "
+                          f"predictions.jsonl there, so choose another folder (nothing was changed)")
+    return out
 
 
 def evaluate(
@@ -168,6 +270,8 @@ def evaluate(
     """Score a saved model on labelled data; writes metrics.json (and predictions.jsonl) to `output`."""
     resolved = resolve_device(device)
     saved = load_model_dir(model_dir, resolved)
+    if saved.task == "tagging":
+        return _evaluate_tagger(model_dir, TagPredictor(saved, resolved), data, output)
     columns = saved.config.get("data", {})
     dataset = load_texts(data, text_column or columns.get("text_column", "text"),
                          label_column or columns.get("label_column", "label"), default_split="test")
@@ -177,15 +281,12 @@ def evaluate(
     if unknown:
         raise DataError(f"{dataset.source}: label {unknown[0]!r} is not one the model knows "
                         f"(model labels: {', '.join(saved.labels)})")
+    out = _output_dir(model_dir, data, output)
     probabilities = predict_proba_ids(saved.model, saved.tokenizer.encode_batch(dataset.texts), resolved,
                                       max_length=saved.max_length, pad_id=saved.tokenizer.pad_id)
     predicted = [saved.labels[k] for k in probabilities.argmax(axis=1)]
     metrics = classification_metrics(dataset.labels, predicted, saved.labels)
     metrics["data"] = data
-    out = Path(output) if output is not None else Path(model_dir).resolve().parent / f"eval-{_slug(data)}"
-    if (out / "config.toml").exists() or (out / "model").exists():
-        raise ConfigError(f"--output {out} holds a training run; evaluate writes metrics.json and "
-                          f"predictions.jsonl there, so choose another folder (nothing was changed)")
     write_json(out / "metrics.json", metrics)
     _write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
     print(format_metrics(metrics, data))
@@ -193,6 +294,35 @@ def evaluate(
     return metrics
 
 
-def predict(model_dir: str | Path, texts: Sequence[str], device: str = "auto") -> list[Prediction]:
-    """Label texts with a saved model."""
-    return Predictor.load(model_dir, device).predict(texts)
+def _evaluate_tagger(model_dir: str | Path, predictor: TagPredictor, data: str,
+                     output: str | Path | None) -> dict[str, Any]:
+    """Score a tagger on tagged data, in that data's own tag scheme."""
+    columns = predictor.saved.config.get("data", {})
+    spec = f"{data}@test" if data.startswith("hub:") and "@" not in data else data
+    dataset = load_tagged(spec, columns.get("token_column", 0), columns.get("tag_column", -1),
+                          columns.get("tag_field", "upos"))
+    if len(dataset) == 0:
+        raise DataError(f"{data}: no sentences to evaluate")
+    scheme = detect_scheme(dataset.tags) if predictor.data_scheme else None
+    predicted = predictor.predict_tags(dataset.sentences)
+    if scheme and scheme != predictor.data_scheme:
+        predicted = convert_sequences(predicted, predictor.data_scheme, scheme)
+    out = _output_dir(model_dir, data, output)
+    metrics = tagging_metrics(dataset.tags, predicted, scheme)
+    metrics["data"] = data
+    write_json(out / "metrics.json", metrics)
+    _write_tag_predictions(out / "predictions.jsonl", dataset.sentences, dataset.tags, predicted)
+    print(format_tagging_metrics(metrics, data))
+    print(f"metrics: {out / 'metrics.json'}")
+    return metrics
+
+
+def predict(
+    model_dir: str | Path, texts: Sequence[str] | Sequence[Sequence[str]], device: str = "auto"
+) -> list[Prediction] | list[TagPrediction]:
+    """Label texts with a saved classifier, or tag sentences (strings or token lists) with a saved tagger."""
+    resolved = resolve_device(device)
+    saved = load_model_dir(model_dir, resolved)
+    if saved.task == "tagging":
+        return TagPredictor(saved, resolved).predict(texts)
+    return Predictor(saved, resolved).predict(texts)

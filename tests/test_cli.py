@@ -447,7 +447,7 @@ def test_predict_jsonl_without_the_text_field(capsys, trained_run: Path, tmp_pat
     source = tmp_path / "texts.jsonl"
     source.write_text('{"text": "fine"}\n{"body": "no text here"}\n', encoding="utf-8")
     assert_error(capsys, ["predict", str(trained_run / "model"), "--input", str(source)],
-                 f"{source}: line 2: missing text column 'text'; keys in this object: 'body'")
+                 f"{source}: line 2: missing text column 'text'", "keys in this object: 'body'")
 
 
 def test_evaluate_refuses_to_write_into_a_training_run(capsys, run_copy: Path, data_dir: Path) -> None:

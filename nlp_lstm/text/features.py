@@ -7,6 +7,7 @@ class gives that information back as a small embedding of its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .vocab import Vocab, build_vocab_from_iterator
 
@@ -51,3 +52,13 @@ def char_ids(sentences: Iterable[Sequence[str]], vocab: Vocab) -> list[list[list
     unk = vocab.get_default_index()
     return [[[stoi.get(c, unk) for c in word[:MAX_WORD_LENGTH]] or [unk] for word in sentence]
             for sentence in sentences]
+
+
+def encode_words(
+    tokenizer: Any, sentences: Sequence[Sequence[str]], char_vocab: Vocab | None = None, with_casing: bool = False
+) -> tuple[list[list[int]], list[list[list[int]]] | None, list[list[int]] | None]:
+    """Word ids, character ids (with a char vocab) and casing classes (when asked) of pre-split sentences."""
+    ids = tokenizer.encode_words_batch(sentences)
+    chars = char_ids(sentences, char_vocab) if char_vocab is not None else None
+    casings = casing_ids(sentences) if with_casing else None
+    return ids, chars, casings

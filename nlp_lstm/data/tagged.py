@@ -1,0 +1,37 @@
+"""Tagged train/dev/test splits from a config: read each spec, or hold sentences out of train."""
+
+from __future__ import annotations
+
+from ..config import DataConfig
+from ..errors import DataError
+from .conll import TaggedDataset, load_tagged, split_sentences
+
+HUB_DEFAULT_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+def _load(spec: str, split: str, config: DataConfig) -> TaggedDataset:
+    if spec.startswith("hub:") and "@" not in spec:
+        spec = f"{spec}@{HUB_DEFAULT_SPLITS[split]}"
+    dataset = load_tagged(spec, config.token_column, config.tag_column, config.tag_field)
+    if len(dataset) == 0:
+        raise DataError(f"{spec}: no sentences")
+    return dataset
+
+
+def load_tagged_splits(config: DataConfig) -> dict[str, TaggedDataset]:
+    """"train", "dev" and (when there is one) "test": from their specs, or a seeded split by sentence of
+    the train source (`dev_fraction`, `test_fraction`) where a spec is empty."""
+    train = _load(config.train, "train", config)
+    splits = {}
+    held_out = {"dev": 0.0 if config.dev else config.dev_fraction,
+                "test": 0.0 if config.test else config.test_fraction}
+    if any(held_out.values()):
+        parts = split_sentences(train, held_out["dev"], held_out["test"], config.split_seed)
+        train = parts["train"]
+        splits.update({name: parts[name] for name, fraction in held_out.items() if fraction})
+    splits["train"] = train
+    for name in ("dev", "test"):
+        spec = getattr(config, name)
+        if spec:
+            splits[name] = _load(spec, name, config)
+    return {name: splits[name] for name in ("train", "dev", "test") if name in splits}
