@@ -98,11 +98,9 @@ def _prediction_row(prediction: object) -> dict[str, object]:
     """A classifier's or tagger's prediction as a JSON-ready dict."""
     if hasattr(prediction, "label"):
         return {"text": prediction.text, "label": prediction.label, "probability": round(prediction.probability, 6)}
-    tokens = prediction.tokens
-    joiner = "" if all(len(t) == 1 for t in tokens) else " "  # character-level (Chinese) models join without spaces
-    entities = [{"type": kind, "start": start, "end": end, "text": joiner.join(tokens[start:end])}
+    entities = [{"type": kind, "start": start, "end": end, "text": prediction.entity_text(start, end)}
                 for kind, start, end in prediction.entities]
-    return {"tokens": tokens, "tags": prediction.tags, "entities": entities}
+    return {"tokens": prediction.tokens, "tags": prediction.tags, "entities": entities}
 
 
 def build_parser() -> argparse.ArgumentParser:

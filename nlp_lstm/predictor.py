@@ -117,6 +117,11 @@ class TagPrediction:
     tokens: list[str]
     tags: list[str]
     entities: list[tuple[str, int, int]]
+    joiner: str = " "  # how tokens join back into text: "" for character-level models
+
+    def entity_text(self, start: int, end: int) -> str:
+        """The text of tokens[start:end]."""
+        return self.joiner.join(self.tokens[start:end])
 
 
 class TagPredictor:
@@ -164,5 +169,6 @@ class TagPredictor:
 
         tokens = [self.split(s) if isinstance(s, str) else list(s) for s in sentences]
         tags = self.predict_tags(tokens)
-        return [TagPrediction(t, g, spans(g, self.data_scheme) if self.data_scheme else [])
+        joiner = "" if self.input == "characters" else " "
+        return [TagPrediction(t, g, spans(g, self.data_scheme) if self.data_scheme else [], joiner)
                 for t, g in zip(tokens, tags)]

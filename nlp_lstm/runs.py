@@ -9,7 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,7 @@ class _Prepared:
     summary: str
     write_predictions: Callable[[Path, str, Any], None]
     format: Callable[[dict[str, Any], str], str]
+    data_notes: dict[str, Any] = field(default_factory=dict)  # merged into metrics.json's "data"
 
 
 def _prepare_classification(config: Config) -> _Prepared:
@@ -141,12 +142,17 @@ def _prepare_tagging(config: Config) -> _Prepared:
     model_scheme = config.model.tag_scheme if entity else None
     model_tags = {name: convert_sequences(data.tags, data_scheme, model_scheme) if entity else data.tags
                   for name, data in splits.items()}
-    tag_names = sorted({tag for tags in model_tags["train"] for tag in tags} | ({"O"} if entity else set()))
-    for name in ("dev", "test"):
-        unseen = sorted({tag for tags in model_tags.get(name, []) for tag in tags} - set(tag_names))
-        if unseen:
-            raise DataError(f"{splits[name].source}: {name} tag {unseen[0]!r} never occurs in the training data "
-                            f"(training tags: {', '.join(tag_names)})")
+    if entity:  # every prefix of every type seen, so a dev entity of a new length is still predictable
+        types = sorted({tag.split("-", 1)[1] for tag in train_tags if tag != "O"})
+        prefixes = "BIES" if model_scheme == "bioes" else "BI"
+        tag_names = sorted(["O", *(f"{prefix}-{kind}" for kind in types for prefix in prefixes)])
+    else:
+        tag_names = train_tags
+    unseen = {name: _unseen_tags(splits[name].tags, train_tags, entity) for name in ("dev", "test") if name in splits}
+    for name, tags in unseen.items():
+        if tags:
+            print(f"note: {splits[name].source}: {name} tags never seen in training: {', '.join(tags)}; "
+                  f"the model cannot predict them, so they count as errors")
     tag_to_id = {tag: k for k, tag in enumerate(tag_names)}
     tok, m = config.tokenizer, config.model
     tokenizer = TextTokenizer.train_words(train_set.sentences, tok.lowercase, tok.digits_to_zero, tok.vocab_size,
@@ -155,7 +161,7 @@ def _prepare_tagging(config: Config) -> _Prepared:
     encoded = {}
     for name, data in splits.items():
         ids, chars, casing = encode_words(tokenizer, data.sentences, char_vocab, m.casing_embedding_dim > 0)
-        tag_ids = [[tag_to_id[tag] for tag in tags] for tags in model_tags[name]]
+        tag_ids = [[tag_to_id.get(tag, 0) for tag in tags] for tags in model_tags[name]]  # dev/test: unused
         encoded[name] = EncodedTagged(ids, tag_ids, data.tags, chars, casing)
     constraints = scheme_constraints(tag_names, model_scheme.upper()) if (m.crf and entity) else None
     model = BiLSTMTagger(len(tokenizer), len(tag_names), m.embedding_dim, m.hidden_size, m.num_layers, m.dropout,
@@ -176,7 +182,17 @@ def _prepare_tagging(config: Config) -> _Prepared:
     scheme = f"{data_scheme} data, {model_scheme} model" if entity else "no entity scheme"
     summary = f"{len(tag_names)} tags ({scheme}) | chars {len(char_vocab) if char_vocab else 'off'}"
     return _Prepared(model, TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id), encoded, saved,
-                     {split: len(data) for split, data in splits.items()}, summary, write, format_tagging_metrics)
+                     {split: len(data) for split, data in splits.items()}, summary, write, format_tagging_metrics,
+                     {"unseen_tags": unseen})
+
+
+def _unseen_tags(sequences: Sequence[Sequence[str]], train_tags: Sequence[str], entity: bool) -> list[str]:
+    """Tags (as the data writes them) whose tag, or entity type, never occurs in training."""
+    if entity:
+        types = {tag.split("-", 1)[1] for tag in train_tags if tag != "O"}
+        return sorted({tag for tags in sequences for tag in tags if tag != "O" and tag.split("-", 1)[1] not in types})
+    known = set(train_tags)
+    return sorted({tag for tags in sequences for tag in tags if tag not in known})
 
 
 def _write_tag_predictions(path: Path, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
@@ -226,7 +242,8 @@ def train(
         "early_stopping_metric": config.training.metric,
         "data": {"sizes": sizes, "labels": prepared.saved.labels, "vocab_size": len(prepared.saved.tokenizer),
                  "train": config.data.train, "dev": config.data.dev or f"{config.data.train} (held out)",
-                 "test": config.data.test or (f"{config.data.train} (held out)" if "test" in sizes else None)},
+                 "test": config.data.test or (f"{config.data.train} (held out)" if "test" in sizes else None),
+                 **prepared.data_notes},
         "train_tokens_per_second": sum(r["train_tokens_per_second"] for r in result.history) / len(result.history),
         "train_seconds_per_epoch": sum(r["train_seconds"] for r in result.history) / len(result.history),
         "device": str(device),

@@ -67,17 +67,18 @@ def tagging_metrics(
     metrics["n_tokens"] = metrics.pop("n_samples")
     if scheme is not None:
         from seqeval.metrics import classification_report as entity_report
-        from seqeval.metrics import f1_score, precision_score, recall_score
         from seqeval.scheme import IOB2
 
-        # entities do not depend on the scheme: score canonical BIO in strict mode
+        # entities do not depend on the scheme: score canonical BIO in strict mode; one pass gives the
+        # per-type rows and the micro average (the overall precision, recall and F1)
         gold_bio, pred_bio = convert_sequences(gold, scheme, "bio"), convert_sequences(predicted, scheme, "bio")
-        kwargs = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
-        metrics["precision"] = float(precision_score(gold_bio, pred_bio, **kwargs))
-        metrics["recall"] = float(recall_score(gold_bio, pred_bio, **kwargs))
-        metrics["f1"] = float(f1_score(gold_bio, pred_bio, **kwargs))
-        report = entity_report(gold_bio, pred_bio, output_dict=True, **kwargs)
-        metrics["entity_report"] = {name: {k: float(v) for k, v in row.items()} for name, row in report.items()}
+        report = entity_report(gold_bio, pred_bio, mode="strict", scheme=IOB2, zero_division=0, output_dict=True)
+        # seqeval gives NaN macro averages when there are no entities at all; JSON has no NaN
+        metrics["entity_report"] = {name: {k: float(v) if v == v else 0.0 for k, v in row.items()}
+                                    for name, row in report.items()}
+        overall = metrics["entity_report"].get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+        metrics["precision"], metrics["recall"], metrics["f1"] = (
+            overall["precision"], overall["recall"], overall["f1-score"])
     return metrics
 
 

@@ -22,7 +22,7 @@ def casing(word: str) -> int:
         return CASINGS.index("numeric")
     if any(c.isdigit() for c in word):
         return CASINGS.index("has_digit")
-    if not any(c.isalpha() for c in word):
+    if not any(c.islower() or c.isupper() for c in word):  # punctuation, and uncased scripts such as Chinese
         return CASINGS.index("other")
     if word.islower():
         return CASINGS.index("lower")

@@ -43,9 +43,6 @@ def test_casing_classes(word: str, expected: str) -> None:
     assert CASINGS[casing(word)] == expected
 
 
-@pytest.mark.xfail(strict=True, reason="casing() puts words of an uncased script (Chinese) in 'mixed', the class "
-                                       "of mIxed-case words such as iPhone: they are alphabetic but neither "
-                                       "islower() nor isupper(), and fall through to 'mixed'")
 @pytest.mark.parametrize("word", ["中国", "中", "人民日报"])
 def test_casing_of_chinese_characters_is_not_mixed_case(word: str) -> None:
     assert CASINGS[casing(word)] == "other"
