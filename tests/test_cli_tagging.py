@@ -289,7 +289,7 @@ def test_peoples_daily_ner_recipe_and_character_level_predict(capsys, tmp_path: 
     run = tmp_path / "run"
     out = train_quietly(["train", "recipes/tagging/peoples_daily_ner.toml", *TINY, *PD_SPLITS, "--output", run,
                          "--no-progress"])
-    assert "data: train 19,289, dev 195 | 11 tags (bio data, bioes model) | chars off" in out
+    assert "data: train 19,289, dev 195 | 13 tags (bio data, bioes model) | chars off" in out
     assert "entity F1" in out
     text = "国家主席江泽民在北京会见了联合国秘书长安南。"
     code, out, err = run_cli(capsys, "predict", run / "model", text, "人民 日报")
