@@ -33,3 +33,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of `nlp-lstm ARGV`."""
+    from nlp_lstm.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_error(capsys: pytest.CaptureFixture[str], argv: list[object], *fragments: str) -> str:
+    """The command fails with status 1 and one stderr line that holds every fragment."""
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1, (out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("nlp-lstm: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, assert_error, run_cli
 
 from nlp_lstm.cli import main
 from nlp_lstm.config import load_config
@@ -24,25 +24,6 @@ from nlp_lstm.predictor import Predictor
 from nlp_lstm.text.tokenizers import TextTokenizer
 
 LABELS = ["negative", "positive"]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr of `nlp-lstm ARGV`."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_error(capsys: pytest.CaptureFixture[str], argv: list[str], *fragments: str) -> str:
-    """The command fails with status 1 and one stderr line that holds every fragment."""
-    code, out, err = run_cli(capsys, *argv)
-    assert code == 1, (out, err)
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("nlp-lstm: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def write_tsv(path: Path, rows: list[tuple[str, str]], header: str = "text\tlabel") -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, assert_error, run_cli
 
 from nlp_lstm.cli import main
 from nlp_lstm.config import load_config
@@ -31,25 +31,6 @@ TINY = ["--set", "training.max_steps=3", "--set", "training.epochs=1", "--set", 
 PD_SPLITS = ["--set", "data.dev_fraction=0.01", "--set", "data.test_fraction=0.0"]
 TOKEN_TAG = re.compile(r"\S+/\S+")
 ENTITY = re.compile(r"(PER|LOC|ORG|MISC)\[[^\]]+\]")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr of `nlp-lstm ARGV`."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_error(capsys: pytest.CaptureFixture[str], argv: list[object], *fragments: str) -> str:
-    """The command fails with status 1 and one stderr line that holds every fragment."""
-    code, out, err = run_cli(capsys, *argv)
-    assert code == 1, (out, err)
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("nlp-lstm: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 @contextlib.contextmanager
