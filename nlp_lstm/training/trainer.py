@@ -43,6 +43,7 @@ class Trainer:
         task: ClassificationTask | Any,
         checkpoint_dir: Path | None = None,
         progress: bool = True,
+        verbose: bool = True,
     ) -> None:
         self.model = model.to(device)
         self.config = config
@@ -50,6 +51,7 @@ class Trainer:
         self.task = task
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
+        self.verbose = verbose  # one line per epoch on stdout
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
@@ -61,11 +63,12 @@ class Trainer:
     def fit(
         self,
         train: Any,
-        dev: Any,
+        dev: Any | None,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     ) -> TrainResult:
         """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric
-        (0: never early); the model ends with its best weights."""
+        (0: never early); the model ends with its best weights. Without dev data every epoch runs and
+        the model keeps its last weights."""
         config = self.config
         sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed)
         result = TrainResult()
@@ -74,13 +77,13 @@ class Trainer:
         for epoch in range(1, config.epochs + 1):
             sampler.set_epoch(epoch)
             train_loss, tokens, seconds = self.train_epoch(train, sampler, epoch, result)
-            dev_metrics, _ = self.evaluate(dev)
-            score = dev_metrics[config.metric]
+            dev_metrics = self.evaluate(dev)[0] if dev is not None else {}
+            score = dev_metrics.get(config.metric, float(epoch))  # no dev: the latest epoch counts as best
             row = {
                 "epoch": epoch,
                 "steps": result.steps,
                 "train_loss": train_loss,
-                **{f"dev_{name}": dev_metrics[name] for name in self.task.summary_metrics},
+                **{f"dev_{name}": dev_metrics[name] for name in self.task.summary_metrics if name in dev_metrics},
                 "train_tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
                 "train_seconds": seconds,
             }
@@ -92,10 +95,10 @@ class Trainer:
             else:
                 bad_epochs += 1
             self._checkpoint(result, best=improved)
-            tqdm.write(
-                f"epoch {epoch}: train loss {train_loss:.4f}  dev {config.metric} {score:.4f}"
-                f"{' (best)' if improved else ''}  {row['train_tokens_per_second']:,.0f} tokens/s  {seconds:.1f}s"
-            )
+            if self.verbose:
+                dev_text = f"  dev {config.metric} {score:.4f}{' (best)' if improved else ''}" if dev_metrics else ""
+                tqdm.write(f"epoch {epoch}: train loss {train_loss:.4f}{dev_text}  "
+                           f"{row['train_tokens_per_second']:,.0f} tokens/s  {seconds:.1f}s")
             if on_epoch_end is not None:
                 on_epoch_end(row)
             if (config.patience and bad_epochs >= config.patience) or (

@@ -1,0 +1,201 @@
+"""scikit-learn estimators over the same pipeline the CLI trains: `TextClassifier`.
+
+The constructor only stores hyperparameters; `fit` learns the tokenizer and the model and returns
+self; learned state ends in `_`. So `Pipeline`, `cross_val_score` and `GridSearchCV` work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+
+from .config import ModelConfig, TokenizerConfig, TrainingConfig
+from .model_dir import SavedModel, load_model_dir, save_model_dir
+from .models.classifier import BiLSTMClassifier
+from .predictor import predict_proba_ids
+from .text.tokenizers import TextTokenizer
+from .training.device import resolve_device
+from .training.tasks import ClassificationTask, EncodedSplit
+from .training.trainer import Trainer
+
+
+def _check_texts(X: Any, name: str = "X") -> list[str]:
+    """A list of strings, or a ValueError that says what is wrong and where."""
+    if isinstance(X, (str, bytes)):
+        raise ValueError(f"{name} must be a list of strings, got a single {type(X).__name__}; "
+                         f"wrap one text in a list: [text]")
+    try:
+        texts = list(X)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of strings, got {type(X).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            bad = "NaN" if isinstance(text, float) and math.isnan(text) else repr(text)
+            raise ValueError(f"{name}[{i}] is {bad}; expected a string (an empty string is fine)")
+    return texts
+
+
+def _label_kind(classes: np.ndarray) -> str:
+    return "int" if np.issubdtype(classes.dtype, np.integer) else "str"
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """Embedding + BiLSTM text classifier with the scikit-learn estimator API.
+
+    >>> clf = TextClassifier(hidden_size=64, epochs=3).fit(texts, labels)  # doctest: +SKIP
+    >>> clf.predict(["great phone"]), clf.predict_proba(["great phone"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int = 128,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.3,
+        pooling: str = "max",
+        tokenizer: str = "word",
+        lowercase: bool = True,
+        vocab_size: int = 50000,
+        min_freq: int = 1,
+        max_length: int = 256,
+        epochs: int = 5,
+        batch_size: int = 64,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 0.01,
+        clip_grad_norm: float = 1.0,
+        patience: int = 2,
+        random_state: int = 0,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.pooling = pooling
+        self.tokenizer = tokenizer
+        self.lowercase = lowercase
+        self.vocab_size = vocab_size
+        self.min_freq = min_freq
+        self.max_length = max_length
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clip_grad_norm = clip_grad_norm
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _configs(self) -> tuple[TokenizerConfig, ModelConfig, TrainingConfig]:
+        """The hyperparameters as the pipeline's validated config sections."""
+        tokenizer = TokenizerConfig(self.tokenizer, self.lowercase, self.vocab_size, self.min_freq)
+        model = ModelConfig(self.embedding_dim, self.hidden_size, self.num_layers, self.bidirectional, self.dropout,
+                            self.pooling)
+        training = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                  weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
+                                  patience=self.patience, seed=self.random_state, device=self.device)
+        if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 1:
+            raise ValueError(f"The 'max_length' parameter must be a positive int. Got {self.max_length!r} instead.")
+        return tokenizer, model, training
+
+    def _encode(self, texts: Sequence[str], labels: Any = None, name: str = "y") -> EncodedSplit:
+        ids = self.tokenizer_.encode_batch(texts)
+        if labels is None:
+            return EncodedSplit(ids, [])
+        labels = np.asarray(labels)
+        unknown = sorted(set(labels.tolist()) - set(self.classes_.tolist()), key=str)
+        if unknown:
+            raise ValueError(f"{name} has label {unknown[0]!r}, which is not among the training labels "
+                             f"{self.classes_.tolist()}")
+        return EncodedSplit(ids, np.searchsorted(self.classes_, labels).tolist())
+
+    def fit(
+        self, X: Sequence[str], y: Sequence[Any], eval_set: tuple[Sequence[str], Sequence[Any]] | None = None
+    ) -> TextClassifier:
+        """Learn the tokenizer and the model; with `eval_set` early-stop on its accuracy and keep the best epoch."""
+        texts = _check_texts(X)
+        check_consistent_length(texts, y)
+        labels = np.asarray(y)
+        if labels.ndim != 1 or any(label is None for label in labels.tolist()):
+            raise ValueError("y must be a 1-d list of labels without None")
+        tokenizer_config, model_config, training_config = self._configs()
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise ValueError(f"The number of classes has to be greater than one; got {len(self.classes_)} class")
+        device = resolve_device(self.device)
+        torch.manual_seed(self.random_state)
+        self.tokenizer_ = TextTokenizer.train(texts, tokenizer_config.kind, tokenizer_config.lowercase,
+                                              tokenizer_config.vocab_size, tokenizer_config.min_freq)
+        self.vocab_ = self.tokenizer_.vocab
+        train = self._encode(texts, labels)
+        dev = None
+        if eval_set is not None:
+            dev_texts, dev_labels = eval_set
+            dev_texts = _check_texts(dev_texts, "eval_set[0]")
+            check_consistent_length(dev_texts, dev_labels)
+            dev = self._encode(dev_texts, dev_labels, "eval_set[1]")
+        m = model_config
+        model = BiLSTMClassifier(len(self.tokenizer_), len(self.classes_), m.embedding_dim, m.hidden_size,
+                                 m.num_layers, m.bidirectional, m.dropout, m.pooling, self.tokenizer_.pad_id)
+        task = ClassificationTask([str(c) for c in self.classes_], self.tokenizer_.pad_id, self.max_length)
+        trainer = Trainer(model, training_config, device, task, progress=self.verbose, verbose=self.verbose)
+        self.history_ = trainer.fit(train, dev).history
+        self.model_ = model.eval()
+        self.device_ = device
+        return self
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """(n_samples, n_classes) probabilities, columns in `classes_` order."""
+        check_is_fitted(self, "model_")
+        texts = _check_texts(X)
+        return predict_proba_ids(self.model_, self.tokenizer_.encode_batch(texts), self.device_,
+                                 max_length=self.max_length, pad_id=self.tokenizer_.pad_id)
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """The most probable label of each text, as given to `fit` (strings stay strings, ints ints)."""
+        probabilities = self.predict_proba(X)
+        return self.classes_[probabilities.argmax(axis=1)]
+
+    def save(self, path: str | Path) -> None:
+        """Write a model directory (the one format the CLI reads and writes)."""
+        check_is_fitted(self, "model_")
+        api = {"params": {k: v for k, v in self.get_params().items() if k != "device"},
+               "label_kind": _label_kind(self.classes_)}
+        save_model_dir(path, SavedModel(self.model_, self.tokenizer_, [str(c) for c in self.classes_],
+                                        self.max_length, {"api": api}))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> TextClassifier:
+        """A fitted classifier from a model directory written by `save` or by `nlp-lstm train`."""
+        resolved = resolve_device(device)
+        saved = load_model_dir(path, resolved)
+        if saved.task != "classification":
+            raise ValueError(f"{path} holds a {saved.task} model, not a text classifier")
+        api = saved.config.get("api", {})
+        tokenizer = saved.config.get("tokenizer", {})  # what `nlp-lstm train` records
+        params = api.get("params") or {
+            "embedding_dim": saved.model.embedding.embedding_dim, "hidden_size": saved.model.encoder.hidden_size,
+            "num_layers": saved.model.encoder.num_layers, "bidirectional": saved.model.encoder.bidirectional,
+            "dropout": saved.model.dropout.p, "pooling": saved.model.pooling, "max_length": saved.max_length,
+            "tokenizer": tokenizer.get("kind", "word"), "lowercase": tokenizer.get("lowercase", True),
+        }
+        estimator = cls(**params, device=device)
+        labels = saved.labels
+        estimator.classes_ = np.array([int(c) for c in labels] if api.get("label_kind") == "int" else labels)
+        estimator.tokenizer_ = saved.tokenizer
+        estimator.vocab_ = saved.tokenizer.vocab
+        estimator.model_ = saved.model
+        estimator.device_ = resolved
+        estimator.history_ = []
+        return estimator
