@@ -1,6 +1,6 @@
 """nlp-lstm: sequence classification with (Bi)LSTMs, from text to an evaluated model."""
 
-from .api import TextClassifier
+from .api import SequenceTagger, TextClassifier
 from .config import Config, load_config
 from .data.batching import BucketBatchSampler, collate
 from .errors import ConfigError, DataError, ModelDirError, NlpLstmError
@@ -21,6 +21,7 @@ __all__ = [
     "ModelDirError",
     "NlpLstmError",
     "Predictor",
+    "SequenceTagger",
     "TextClassifier",
     "TextTokenizer",
     "Vocab",

@@ -1,4 +1,4 @@
-"""scikit-learn estimators over the same pipeline the CLI trains: `TextClassifier`.
+"""scikit-learn estimators over the same pipeline the CLI trains: `TextClassifier`, `SequenceTagger`.
 
 The constructor only stores hyperparameters; `fit` learns the tokenizer and the model and returns
 self; learned state ends in `_`. So `Pipeline`, `cross_val_score` and `GridSearchCV` work.
@@ -17,9 +17,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .config import ModelConfig, TokenizerConfig, TrainingConfig
+from .evaluation.metrics import is_entity_tagset, tagging_metrics
 from .model_dir import SavedModel, load_model_dir, save_model_dir
 from .models.classifier import BiLSTMClassifier
-from .predictor import predict_proba_ids
+from .predictor import TagPredictor, predict_proba_ids
 from .text.tokenizers import TextTokenizer
 from .training.device import resolve_device
 from .training.tasks import ClassificationTask, EncodedSplit
@@ -199,3 +200,149 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         estimator.device_ = resolved
         estimator.history_ = []
         return estimator
+
+
+def _check_sequences(X: Any, name: str) -> list[list[str]]:
+    """A list of token (or tag) lists, or a ValueError naming the first bad entry."""
+    if isinstance(X, (str, bytes)):
+        raise ValueError(f"{name} must be a list of token lists, got a single {type(X).__name__}")
+    sequences = []
+    for i, sequence in enumerate(X):
+        if isinstance(sequence, str) or not all(isinstance(token, str) for token in sequence):
+            raise ValueError(f"{name}[{i}] must be a list of strings, got {sequence!r}")
+        sequences.append(list(sequence))
+    return sequences
+
+
+class SequenceTagger(BaseEstimator):
+    """BiLSTM(-CRF) tagger with the scikit-learn estimator API: lists of tokens in, lists of tags out.
+
+    `score` is the entity F1 (exact spans) for entity tags such as B-PER/I-PER, else token accuracy.
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int = 100,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.5,
+        char_embedding_dim: int = 30,
+        char_filters: int = 50,
+        casing_embedding_dim: int = 0,
+        crf: bool = True,
+        tag_scheme: str = "bioes",
+        lowercase: bool = False,
+        digits_to_zero: bool = False,
+        vocab_size: int = 50000,
+        min_freq: int = 1,
+        epochs: int = 10,
+        batch_size: int = 32,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 0.0,
+        clip_grad_norm: float = 5.0,
+        patience: int = 3,
+        random_state: int = 0,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.char_embedding_dim = char_embedding_dim
+        self.char_filters = char_filters
+        self.casing_embedding_dim = casing_embedding_dim
+        self.crf = crf
+        self.tag_scheme = tag_scheme
+        self.lowercase = lowercase
+        self.digits_to_zero = digits_to_zero
+        self.vocab_size = vocab_size
+        self.min_freq = min_freq
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clip_grad_norm = clip_grad_norm
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(
+        self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]],
+        eval_set: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None = None,
+    ) -> SequenceTagger:
+        """Learn the vocabulary, features and model; with `eval_set` early-stop on it and keep the best epoch."""
+        from .config import Config
+        from .data.conll import TaggedDataset
+        from .runs import prepare_tagger
+
+        splits = {"train": _tagged(X, y, "X", "y", TaggedDataset)}
+        if eval_set is not None:
+            splits["dev"] = _tagged(*eval_set, "eval_set[0]", "eval_set[1]", TaggedDataset)
+        entity = is_entity_tagset({tag for tags in splits["train"].tags for tag in tags})
+        config = Config(
+            task="tagging",
+            tokenizer=TokenizerConfig(lowercase=self.lowercase, vocab_size=self.vocab_size, min_freq=self.min_freq,
+                                      digits_to_zero=self.digits_to_zero),
+            model=ModelConfig(self.embedding_dim, self.hidden_size, self.num_layers, True, self.dropout,
+                              char_embedding_dim=self.char_embedding_dim, char_filters=self.char_filters,
+                              casing_embedding_dim=self.casing_embedding_dim, crf=self.crf,
+                              tag_scheme=self.tag_scheme),
+            training=TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                    weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
+                                    patience=self.patience, metric="f1" if entity else "accuracy",
+                                    seed=self.random_state, device=self.device),
+        )
+        device = resolve_device(self.device)
+        torch.manual_seed(self.random_state)
+        prepared = prepare_tagger(splits, config, {})
+        trainer = Trainer(prepared.model, config.training, device, prepared.task, progress=self.verbose,
+                          verbose=self.verbose)
+        self.history_ = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev")).history
+        self.predictor_ = TagPredictor(prepared.saved, device)
+        prepared.model.eval()
+        self.tags_ = list(prepared.saved.labels)
+        self.vocab_ = prepared.saved.tokenizer.vocab
+        return self
+
+    def predict(self, X: Sequence[Sequence[str]]) -> list[list[str]]:
+        """One tag per token, in the tag scheme of the training data."""
+        check_is_fitted(self, "predictor_")
+        return self.predictor_.predict_tags(_check_sequences(X, "X"))
+
+    def score(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]]) -> float:
+        """Entity F1 for entity tags, else token accuracy."""
+        predicted = self.predict(X)
+        gold = _check_sequences(y, "y")
+        metrics = tagging_metrics(gold, predicted, self.predictor_.data_scheme)
+        return float(metrics["f1"] if self.predictor_.data_scheme else metrics["accuracy"])
+
+    def save(self, path: str | Path) -> None:
+        """Write a model directory (the one format the CLI reads and writes)."""
+        check_is_fitted(self, "predictor_")
+        saved = self.predictor_.saved
+        saved.config["api"] = {"params": {k: v for k, v in self.get_params().items() if k != "device"}}
+        save_model_dir(path, saved)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> SequenceTagger:
+        """A fitted tagger from a model directory written by `save` or by `nlp-lstm train`."""
+        predictor = TagPredictor.load(path, device)
+        if predictor.saved.task != "tagging":
+            raise ValueError(f"{path} holds a {predictor.saved.task} model, not a tagger")
+        estimator = cls(**predictor.saved.config.get("api", {}).get("params", {}), device=device)
+        estimator.predictor_ = predictor
+        estimator.tags_ = list(predictor.saved.labels)
+        estimator.vocab_ = predictor.saved.tokenizer.vocab
+        estimator.history_ = []
+        return estimator
+
+
+def _tagged(X: Any, y: Any, x_name: str, y_name: str, dataset_cls: type) -> Any:
+    sentences, tags = _check_sequences(X, x_name), _check_sequences(y, y_name)
+    check_consistent_length(sentences, tags)
+    for i, (tokens, sentence_tags) in enumerate(zip(sentences, tags)):
+        if len(tokens) != len(sentence_tags):
+            raise ValueError(f"{x_name}[{i}] has {len(tokens)} tokens but {y_name}[{i}] has {len(sentence_tags)} tags")
+    return dataset_cls(sentences, tags, x_name)

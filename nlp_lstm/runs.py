@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .config import Config, dump_config
-from .data.conll import load_tagged
+from .data.conll import TaggedDataset, load_tagged
 from .data.sources import TextDataset, load_splits, load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
 from .data.tagged import load_tagged_splits
@@ -131,7 +131,13 @@ def _prepare_classification(config: Config) -> _Prepared:
 
 
 def _prepare_tagging(config: Config) -> _Prepared:
-    splits = load_tagged_splits(config.data)
+    data = {"token_column": config.data.token_column, "tag_column": config.data.tag_column,
+            "tag_field": config.data.tag_field}
+    return prepare_tagger(load_tagged_splits(config.data), config, data)
+
+
+def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_columns: dict[str, Any]) -> _Prepared:
+    """Tag set, tokenizer, features and model for tagged splits ("train", "dev", optional "test")."""
     train_set = splits["train"]
     train_tags = sorted({tag for tags in train_set.tags for tag in tags})
     entity = is_entity_tagset(train_tags)
@@ -169,8 +175,7 @@ def _prepare_tagging(config: Config) -> _Prepared:
                          m.char_filters, m.casing_embedding_dim, len(CASINGS), m.crf, constraints)
     single_characters = all(len(word) == 1 for sentence in train_set.sentences[:2000] for word in sentence)
     saved = SavedModel(model, tokenizer, tag_names, 0, {
-        "data": {"token_column": config.data.token_column, "tag_column": config.data.tag_column,
-                 "tag_field": config.data.tag_field},
+        "data": data_columns,
         "tagging": {"data_scheme": data_scheme, "model_scheme": model_scheme,
                     "input": "characters" if single_characters else "whitespace"},
         "tokenizer": {"lowercase": tok.lowercase, "digits_to_zero": tok.digits_to_zero},

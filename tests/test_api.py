@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from nlp_lstm import TextClassifier
+from nlp_lstm import SequenceTagger, TextClassifier
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TrainingConfig
 from nlp_lstm.runs import train
 
@@ -128,3 +128,61 @@ def test_a_model_trained_by_the_cli_pipeline_loads_in_the_api(sst2_dir, tmp_path
     assert clf.classes_.tolist() == ["0", "1"]  # the CLI keeps labels as the file writes them
     assert clf.predict(["a great movie"])[0] in ("0", "1")
     assert clf.get_params()["hidden_size"] == 8
+
+
+# ---------------------------------------------------------------- SequenceTagger
+
+TAGGER = {"embedding_dim": 32, "hidden_size": 32, "char_embedding_dim": 16, "char_filters": 16, "epochs": 5,
+          "learning_rate": 0.01, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def conll(shared_data: Path):
+    from nlp_lstm.data.conll import read_conll
+
+    train_set = read_conll(shared_data / "conll2003" / "eng.train", tag_column=3)
+    dev_set = read_conll(shared_data / "conll2003" / "eng.testa", tag_column=3)
+    return (train_set.sentences[:800], train_set.tags[:800]), (dev_set.sentences[:150], dev_set.tags[:150])
+
+
+@pytest.fixture(scope="module")
+def tagger(conll) -> SequenceTagger:
+    (X, y), dev = conll
+    return SequenceTagger(**TAGGER).fit(X, y, eval_set=dev)
+
+
+def test_tagger_learns_entities_and_answers_in_the_data_scheme(tagger, conll):
+    _, (dev_X, dev_y) = conll
+    assert tagger.score(dev_X, dev_y) > 0.3  # entity F1; all-O scores 0 (measured about 0.5)
+    [tags] = tagger.predict([["EU", "rejects", "German", "call", "."]])
+    assert len(tags) == 5 and all(t == "O" or t[:2] in ("I-", "B-") for t in tags)  # IOB1 like the data
+    assert {"S-PER", "E-LOC"} <= set(tagger.tags_)  # the model itself predicts BIOES
+    assert tagger.predict([[]]) == [[]]
+
+
+def test_tagger_save_load_round_trip(tagger, conll, tmp_path):
+    _, (dev_X, _) = conll
+    tagger.save(tmp_path / "tagger")
+    loaded = SequenceTagger.load(tmp_path / "tagger", device="cpu")
+    assert loaded.predict(dev_X) == tagger.predict(dev_X)
+    assert loaded.get_params()["hidden_size"] == 32
+    TextClassifier(**TINY).fit(["good", "bad"] * 5, [1, 0] * 5).save(tmp_path / "clf")
+    with pytest.raises(ValueError, match="holds a classification model, not a tagger"):
+        SequenceTagger.load(tmp_path / "clf", device="cpu")
+
+
+@pytest.mark.parametrize(("X", "y", "message"), [
+    ("EU rejects", [["O"]], "X must be a list of token lists, got a single str"),
+    ([["EU", "rejects"]], [["I-ORG"]], r"X\[0\] has 2 tokens but y\[0\] has 1 tags"),
+    ([["EU"], ["x"]], [["I-ORG"]], "inconsistent numbers of samples"),
+    (["EU rejects"], [["I-ORG", "O"]], r"X\[0\] must be a list of strings"),
+])
+def test_tagger_bad_inputs_are_named(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        SequenceTagger(**TAGGER).fit(X, y)
+
+
+def test_tagger_in_cross_val_score(conll):
+    (X, y), _ = conll
+    scores = cross_val_score(SequenceTagger(**{**TAGGER, "epochs": 1}), X[:200], y[:200], cv=2)
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
