@@ -1,4 +1,4 @@
-"""`nlp-lstm`: train, evaluate and predict from the command line. Each subcommand calls `nlp_lstm.runs`."""
+"""`nlp-lstm`: train, evaluate, predict and report from the command line. Each subcommand calls `nlp_lstm.runs`."""
 
 from __future__ import annotations
 
@@ -94,6 +94,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
             print("  entities: " + "  ".join(f"{e['type']}[{e['text']}]" for e in r["entities"]))
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from .evaluation.report import write_report
+
+    for name, path in write_report(args.run_dir).items():
+        print(f"{name}: {path}")
+
+
 def _prediction_row(prediction: object) -> dict[str, object]:
     """A classifier's or tagger's prediction as a JSON-ready dict."""
     if hasattr(prediction, "label"):
@@ -136,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write predictions as JSON lines here instead of printing them")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("report", help="(re)write report.md, report.html and plots for a training run")
+    p.add_argument("run_dir", help="a run directory, e.g. runs/zh_reviews")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

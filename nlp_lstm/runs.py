@@ -28,6 +28,7 @@ from .evaluation.metrics import (
     is_entity_tagset,
     tagging_metrics,
 )
+from .evaluation.report import write_report
 from .io import atomic_write_text, write_json
 from .model_dir import SavedModel, load_model_dir, save_model_dir
 from .models.classifier import BiLSTMClassifier
@@ -266,6 +267,8 @@ def train(
     metrics["wall_seconds"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
+    if config.task == "classification":
+        print(f"report: {write_report(run_dir)['html']}")
     return RunResult(run_dir, metrics)
 
 

@@ -1,0 +1,160 @@
+"""The run report: files, self-contained HTML, numbers equal to metrics.json, bootstrap, ECE, CLI."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import assert_error, run_cli
+
+from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
+from nlp_lstm.evaluation.report import (
+    PLOTS,
+    bootstrap_intervals,
+    expected_calibration_error,
+    write_report,
+)
+from nlp_lstm.runs import train
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HEADINGS = ["Headline metrics", "Per-class metrics", "Confusion matrix", "Training curves", "Calibration",
+            "Most confident mistakes", "Data", "Provenance"]
+
+
+def write_slice(source: Path, target: Path, start: int, stop: int) -> None:
+    lines = source.read_text(encoding="utf-8").split("\n")
+    target.write_text("\n".join([lines[0], *lines[1 + start:1 + stop]]) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def run_dir(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SST-2 run (a few dozen steps): train() writes the report itself."""
+    folder = tmp_path_factory.mktemp("sst2")
+    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 400)
+    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
+    write_slice(sst2_dir / "dev.tsv", folder / "test.tsv", 100, 200)
+    config = Config(
+        data=DataConfig(train=f"tsv:{folder / 'train.tsv'}", dev=f"tsv:{folder / 'dev.tsv'}",
+                        test=f"tsv:{folder / 'test.tsv'}", text_column="sentence", max_length=32),
+        tokenizer=TokenizerConfig(kind="word", vocab_size=2000),
+        model=ModelConfig(embedding_dim=8, hidden_size=8),
+        training=TrainingConfig(epochs=2, batch_size=32, max_steps=20, seed=0, device="cpu"),
+    )
+    return train(config, folder / "run", progress=False).run_dir
+
+
+def test_train_writes_every_report_file(run_dir: Path) -> None:
+    for name in ("report.md", "report.html", "report.json"):
+        assert (run_dir / name).is_file(), name
+    for name in PLOTS:
+        assert (run_dir / "plots" / f"{name}.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_html_is_self_contained(run_dir: Path) -> None:
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == len(PLOTS) == page.count("<img ")
+    for data in images:
+        assert base64.b64decode(data, validate=True)[:8] == PNG_SIGNATURE
+    for heading in HEADINGS:
+        assert f"<h2>{heading}</h2>" in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_markdown_numbers_equal_metrics_json(run_dir: Path) -> None:
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    test = metrics["test"]
+    markdown = (run_dir / "report.md").read_text(encoding="utf-8")
+    for heading in HEADINGS:
+        assert f"## {heading}" in markdown
+    assert f"| accuracy | {test['accuracy']:.4f} |" in markdown
+    assert f"| macro F1 | {test['macro_f1']:.4f} |" in markdown
+    for label in test["confusion_matrix"]["labels"]:
+        row = test["classification_report"][label]
+        assert (f"| {label} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1-score']:.4f} | "
+                f"{int(row['support'])} |") in markdown
+    assert "Final split: test (n=100)" in markdown
+
+
+def test_bootstrap_interval_holds_the_estimate_and_is_deterministic(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    for name in ("accuracy", "macro_f1"):
+        interval = summary["bootstrap"][name]
+        assert interval["low"] <= interval["estimate"] <= interval["high"]
+        assert interval["low"] < interval["high"]
+    rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    gold, predicted = [r["gold"] for r in rows], [r["predicted"] for r in rows]
+    first = bootstrap_intervals(gold, predicted, ["0", "1"])
+    assert first == bootstrap_intervals(gold, predicted, ["0", "1"])
+    assert first["accuracy"] == {k: summary["bootstrap"]["accuracy"][k] for k in ("low", "high")}
+    assert bootstrap_intervals(["a"] * 5, ["a"] * 5, ["a", "b"])["accuracy"] == {"low": 1.0, "high": 1.0}
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    # 15 bins of width 1/15: 0.95 and 0.99 share the last bin (0.9333, 1]; 0.5 and 0.52 share bin 8
+    # (0.4667, 0.5333]; 0.2 is alone in bin 3 (0.2 is its upper edge).
+    confidence = [0.95, 0.99, 0.5, 0.52, 0.2]
+    correct = [True, False, True, True, False]
+    last = abs(0.5 - 0.97) * 2 / 5
+    middle = abs(1.0 - 0.51) * 2 / 5
+    alone = abs(0.0 - 0.2) * 1 / 5
+    assert expected_calibration_error(confidence, correct) == pytest.approx(last + middle + alone)
+    assert expected_calibration_error([1.0, 1.0], [True, True]) == 0.0
+
+
+def test_mistakes_are_escaped_and_truncated(tmp_path: Path, run_dir: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model", "checkpoints", "plots", "report.*"))
+    rows = [{"text": "a | b `c` <b>x</b>\nnext 这个手机 " + "z" * 300, "gold": "1", "predicted": "0",
+             "confidence": 0.99},
+            {"text": "", "gold": "0", "predicted": "1", "confidence": 0.6},
+            {"text": "right", "gold": "0", "predicted": "0", "confidence": 0.7}]
+    (copy / "predictions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                            encoding="utf-8")
+    paths = write_report(copy)
+    markdown = paths["md"].read_text(encoding="utf-8")
+    mistakes = markdown.split("## Most confident mistakes")[1].split("## ")[0]
+    table = [line for line in mistakes.splitlines() if line.startswith("| 0.")]
+    assert [line.split(" | ")[0] for line in table] == ["| 0.9900", "| 0.6000"]
+    assert "a \\| b \\`c\\` \\<b\\>x\\</b\\> next 这个手机" in table[0]
+    assert "…" in table[0] and "z" * 200 not in table[0]
+    assert table[0].count("|") - table[0].count("\\|") == 5  # four cells: the text's pipe is escaped
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "a | b `c` &lt;b&gt;x&lt;/b&gt; next" in page and "<b>x" not in page
+
+
+def test_cli_report_regenerates(capsys: pytest.CaptureFixture[str], tmp_path: Path, run_dir: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model", "checkpoints", "plots", "report.*"))
+    code, out, err = run_cli(capsys, "report", copy)
+    assert code == 0, err
+    assert f"html: {copy / 'report.html'}" in out
+    assert (copy / "report.md").read_text(encoding="utf-8") == (run_dir / "report.md").read_text(encoding="utf-8") \
+        .replace(run_dir.resolve().name, copy.resolve().name, 1)
+    assert all((copy / "plots" / f"{name}.png").is_file() for name in PLOTS)
+
+
+def test_cli_report_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, run_dir: Path) -> None:
+    missing = tmp_path / "nowhere"
+    assert_error(capsys, ["report", missing], "run directory not found", str(missing))
+    copy = tmp_path / "partial"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model", "checkpoints", "predictions.jsonl"))
+    assert_error(capsys, ["report", copy], "missing predictions.jsonl", str(copy))
+
+
+def test_tagging_run_gets_a_short_report(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("task = 'tagging'\n", encoding="utf-8")
+    (tmp_path / "history.jsonl").write_text("", encoding="utf-8")
+    entity = {"PER": {"precision": 1.0, "recall": 0.5, "f1-score": 0.6667, "support": 2}}
+    (tmp_path / "metrics.json").write_text(json.dumps({"task": "tagging", "dev": {
+        "accuracy": 0.9, "n_sentences": 3, "n_tokens": 12, "entity_report": entity}}), encoding="utf-8")
+    paths = write_report(tmp_path)
+    markdown = paths["md"].read_text(encoding="utf-8")
+    assert "| PER | 1.0000 | 0.5000 | 0.6667 | 2 |" in markdown
+    assert "not there yet" in markdown
+    assert "<h2>Headline metrics</h2>" in paths["html"].read_text(encoding="utf-8")
