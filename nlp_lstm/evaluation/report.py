@@ -218,6 +218,7 @@ def _classification_sections(run_dir: Path, metrics: dict[str, Any], history: li
         ("Calibration", [
             ("p", f"Expected calibration error (ECE, {CALIBRATION_BINS} equal-width confidence bins): {ece:.4f}"),
             ("img", "reliability")]),
+        ("Accuracy by length and unknown words", _slices(run_dir, predictions, correct)),
         ("Most confident mistakes", [("table", ["confidence", "gold", "predicted", "text"], mistake_rows)
                                      if mistake_rows else ("p", "No mistakes.")]),
         ("Data", [("p", f"Labels: {', '.join(str(label) for label in data.get('labels', labels))}; "
@@ -231,6 +232,55 @@ def _classification_sections(run_dir: Path, metrics: dict[str, Any], history: li
                "calibration": {"bins": CALIBRATION_BINS, "ece": ece},
                "cjk_font": font, "plots": [f"plots/{name}.png" for name in images]}
     return sections, summary, images
+
+
+LENGTH_EDGES = (10, 25, 50, 100, 200)  # upper bounds (tokens) of the length buckets; the last is open
+
+
+def _length_bucket(n: int) -> str:
+    low = 1
+    for high in LENGTH_EDGES:
+        if n <= high:
+            return f"{low}-{high}"
+        low = high + 1
+    return f"{low}+"
+
+
+def _unknown_bucket(share: float) -> str:
+    return "none" if share == 0 else "up to 10%" if share <= 0.1 else "over 10%"
+
+
+def _accuracy_by(keys: list[str], correct: list[bool], order: list[str]) -> list[list[str]]:
+    rows = []
+    for name in order:
+        hits = [ok for key, ok in zip(keys, correct) if key == name]
+        rows.append([name, f"{len(hits):,}", _f(sum(hits) / len(hits)) if hits else ""])
+    return rows
+
+
+def _slices(run_dir: Path, predictions: list[dict[str, Any]], correct: list[bool]) -> list[Block]:
+    """Accuracy by text length and by share of unknown tokens, and the vocabulary coverage of the split,
+    using the run's own tokenizer (model/tokenizer.json)."""
+    from ..text.tokenizers import TextTokenizer
+
+    path = run_dir / "model" / "tokenizer.json"
+    if not path.is_file():
+        return [("p", f"{path} not found: no breakdown by length or unknown tokens.")]
+    tokenizer = TextTokenizer.load(path)
+    ids = tokenizer.encode_batch([str(row["text"]) for row in predictions])
+    unknown = [row.count(tokenizer.unk_id) for row in ids]
+    total = sum(len(row) for row in ids)
+    coverage = 1 - sum(unknown) / total if total else 1.0
+    length_order = [_length_bucket(high) for high in LENGTH_EDGES] + [_length_bucket(LENGTH_EDGES[-1] + 1)]
+    return [
+        ("p", f"Vocabulary coverage of this split: {coverage:.2%} of its {total:,} tokens are in the training "
+              f"vocabulary ({len(tokenizer):,} entries). Lengths count tokens (an empty text counts as 1)."),
+        ("table", ["length (tokens)", "texts", "accuracy"],
+         _accuracy_by([_length_bucket(max(len(row), 1)) for row in ids], correct, length_order)),
+        ("table", ["unknown tokens", "texts", "accuracy"],
+         _accuracy_by([_unknown_bucket(u / len(row) if row else 0.0) for u, row in zip(unknown, ids)], correct,
+                      ["none", "up to 10%", "over 10%"])),
+    ]
 
 
 def _tagging_sections(metrics: dict[str, Any]) -> list[Section]:

@@ -95,6 +95,21 @@ def test_bootstrap_interval_holds_the_estimate_and_is_deterministic(run_dir: Pat
     assert bootstrap_intervals(["a"] * 5, ["a"] * 5, ["a", "b"])["accuracy"] == {"low": 1.0, "high": 1.0}
 
 
+def test_accuracy_by_length_and_unknown_words_covers_every_prediction(run_dir: Path) -> None:
+    import re
+
+    report = (run_dir / "report.md").read_text(encoding="utf-8")
+    section = report.split("## Accuracy by length and unknown words", 1)[1].split("\n## ", 1)[0]
+    n = len((run_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines())
+    tables = [t for t in section.split("\n\n") if t.startswith("|")]
+    assert len(tables) == 2
+    for table in tables:  # each table splits the same n predictions into buckets
+        counts = [int(m.replace(",", "")) for m in re.findall(r"^\| [^|]+ \| ([\d,]+) \|", table, re.M)]
+        assert sum(counts) == n
+    coverage = float(re.search(r"coverage of this split: ([\d.]+)%", section).group(1))
+    assert 50 < coverage <= 100
+
+
 def test_expected_calibration_error_by_hand() -> None:
     # 15 bins of width 1/15: 0.95 and 0.99 share the last bin (0.9333, 1]; 0.5 and 0.52 share bin 8
     # (0.4667, 0.5333]; 0.2 is alone in bin 3 (0.2 is its upper edge).
@@ -109,7 +124,7 @@ def test_expected_calibration_error_by_hand() -> None:
 
 def test_mistakes_are_escaped_and_truncated(tmp_path: Path, run_dir: Path) -> None:
     copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model", "checkpoints", "plots", "report.*"))
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("checkpoints", "plots", "report.*"))
     rows = [{"text": "a | b `c` <b>x</b>\nnext 这个手机 " + "z" * 300, "gold": "1", "predicted": "0",
              "confidence": 0.99},
             {"text": "", "gold": "0", "predicted": "1", "confidence": 0.6},
@@ -130,7 +145,7 @@ def test_mistakes_are_escaped_and_truncated(tmp_path: Path, run_dir: Path) -> No
 
 def test_cli_report_regenerates(capsys: pytest.CaptureFixture[str], tmp_path: Path, run_dir: Path) -> None:
     copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model", "checkpoints", "plots", "report.*"))
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("checkpoints", "plots", "report.*"))
     code, out, err = run_cli(capsys, "report", copy)
     assert code == 0, err
     assert f"html: {copy / 'report.html'}" in out
