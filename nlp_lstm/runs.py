@@ -312,10 +312,12 @@ def evaluate(
     predicted = [saved.labels[k] for k in probabilities.argmax(axis=1)]
     metrics = classification_metrics(dataset.labels, predicted, saved.labels)
     metrics["data"] = data
+    metrics["model_dir"] = str(Path(model_dir).resolve())
     write_json(out / "metrics.json", metrics)
     _write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
+    report = write_report(out)["html"]
     print(format_metrics(metrics, data))
-    print(f"metrics: {out / 'metrics.json'}")
+    print(f"metrics: {out / 'metrics.json'}  report: {report}")
     return metrics
 
 

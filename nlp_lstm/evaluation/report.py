@@ -44,13 +44,20 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
     if not run_dir.is_dir():
         raise ModelDirError(f"run directory not found: {run_dir}")
     metrics = _read_json(run_dir / "metrics.json")
-    config_text = _read_file(run_dir / "config.toml")
-    history = _read_jsonl(run_dir / "history.jsonl")
+    if "classification_report" in metrics:  # written by `nlp-lstm evaluate`: one scored split, no training
+        config_text, history = f"(evaluation of the model in {metrics.get('model_dir', 'unknown')})", []
+        tokenizer = Path(str(metrics.get("model_dir", run_dir / "model"))) / "tokenizer.json"
+        metrics = {"task": "classification", "test": metrics,
+                   "data": {"sizes": {"test": metrics["n_samples"]}, "test": metrics.get("data")}}
+    else:
+        config_text = _read_file(run_dir / "config.toml")
+        history = _read_jsonl(run_dir / "history.jsonl")
+        tokenizer = run_dir / "model" / "tokenizer.json"
     if metrics.get("task") == "tagging":
         sections, summary, images = _tagging_sections(metrics), {"task": "tagging"}, {}
     else:
         predictions = _read_jsonl(run_dir / "predictions.jsonl")
-        sections, summary, images = _classification_sections(run_dir, metrics, history, predictions)
+        sections, summary, images = _classification_sections(run_dir, metrics, history, predictions, tokenizer)
     sections.append(("Provenance", _provenance(metrics, config_text)))
     title = f"Run report: {run_dir.resolve().name}"
     paths = {"md": run_dir / "report.md", "html": run_dir / "report.html", "json": run_dir / "report.json"}
@@ -165,7 +172,8 @@ def _f(value: float) -> str:
 
 
 def _classification_sections(run_dir: Path, metrics: dict[str, Any], history: list[dict[str, Any]],
-                             predictions: list[dict[str, Any]]) -> tuple[list[Section], dict[str, Any], dict]:
+                             predictions: list[dict[str, Any]], tokenizer: Path
+                             ) -> tuple[list[Section], dict[str, Any], dict]:
     split = "test" if "test" in metrics else "dev"
     if split not in metrics:
         raise DataError(f"{run_dir / 'metrics.json'}: no 'test' or 'dev' section")
@@ -214,11 +222,12 @@ def _classification_sections(run_dir: Path, metrics: dict[str, Any], history: li
         ("Confusion matrix", [("p", "Rows: gold label; columns: predicted label (counts)."),
                               ("table", ["gold \\ predicted", *labels], confusion), ("img", "confusion_matrix")]),
         ("Training curves", [("table", ["epoch", "train loss", *(k.replace("_", " ") for k in metric_keys)],
-                              curves), ("img", "training_curves")]),
+                              curves), ("img", "training_curves")] if history else
+         [("p", "No training history: this report scores a saved model on other data.")]),
         ("Calibration", [
             ("p", f"Expected calibration error (ECE, {CALIBRATION_BINS} equal-width confidence bins): {ece:.4f}"),
             ("img", "reliability")]),
-        ("Accuracy by length and unknown words", _slices(run_dir, predictions, correct)),
+        ("Accuracy by length and unknown words", _slices(tokenizer, predictions, correct)),
         ("Most confident mistakes", [("table", ["confidence", "gold", "predicted", "text"], mistake_rows)
                                      if mistake_rows else ("p", "No mistakes.")]),
         ("Data", [("p", f"Labels: {', '.join(str(label) for label in data.get('labels', labels))}; "
@@ -258,12 +267,11 @@ def _accuracy_by(keys: list[str], correct: list[bool], order: list[str]) -> list
     return rows
 
 
-def _slices(run_dir: Path, predictions: list[dict[str, Any]], correct: list[bool]) -> list[Block]:
+def _slices(path: Path, predictions: list[dict[str, Any]], correct: list[bool]) -> list[Block]:
     """Accuracy by text length and by share of unknown tokens, and the vocabulary coverage of the split,
-    using the run's own tokenizer (model/tokenizer.json)."""
+    using the model's own tokenizer.json."""
     from ..text.tokenizers import TextTokenizer
 
-    path = run_dir / "model" / "tokenizer.json"
     if not path.is_file():
         return [("p", f"{path} not found: no breakdown by length or unknown tokens.")]
     tokenizer = TextTokenizer.load(path)
@@ -380,22 +388,23 @@ def _plots(folder: Path, metrics: dict[str, Any], final: dict[str, Any], history
             figure.colorbar(image, ax=axes, shrink=0.8)
         images["confusion_matrix"] = figure
 
-        figure = Figure(figsize=(8, 3.5), layout="constrained")
-        loss_axes, dev_axes = figure.subplots(1, 2)
-        epochs = [row["epoch"] for row in history]
-        loss_axes.plot(epochs, [row["train_loss"] for row in history], marker="o")
-        loss_axes.set_xlabel("epoch")
-        loss_axes.set_title("train loss")
-        for key in ("dev_accuracy", "dev_macro_f1"):
-            points = [(row["epoch"], row[key]) for row in history if key in row]
-            if points:
-                dev_axes.plot(*zip(*points), marker="o", label=key.replace("_", " "))
-        if metrics.get("best_epoch"):
-            dev_axes.axvline(metrics["best_epoch"], color="gray", linestyle=":", label="best epoch")
-        dev_axes.set_xlabel("epoch")
-        dev_axes.set_title("dev metric")
-        dev_axes.legend()
-        images["training_curves"] = figure
+        if history:  # an evaluation of a saved model has none
+            figure = Figure(figsize=(8, 3.5), layout="constrained")
+            loss_axes, dev_axes = figure.subplots(1, 2)
+            epochs = [row["epoch"] for row in history]
+            loss_axes.plot(epochs, [row["train_loss"] for row in history], marker="o")
+            loss_axes.set_xlabel("epoch")
+            loss_axes.set_title("train loss")
+            for key in ("dev_accuracy", "dev_macro_f1"):
+                points = [(row["epoch"], row[key]) for row in history if key in row]
+                if points:
+                    dev_axes.plot(*zip(*points), marker="o", label=key.replace("_", " "))
+            if metrics.get("best_epoch"):
+                dev_axes.axvline(metrics["best_epoch"], color="gray", linestyle=":", label="best epoch")
+            dev_axes.set_xlabel("epoch")
+            dev_axes.set_title("dev metric")
+            dev_axes.legend()
+            images["training_curves"] = figure
 
         figure = Figure(figsize=(4.5, 4.5), layout="constrained")
         axes = figure.add_subplot()

@@ -173,3 +173,18 @@ def test_tagging_run_gets_a_short_report(tmp_path: Path) -> None:
     assert "| PER | 1.0000 | 0.5000 | 0.6667 | 2 |" in markdown
     assert "not there yet" in markdown
     assert "<h2>Headline metrics</h2>" in paths["html"].read_text(encoding="utf-8")
+
+
+def test_evaluate_writes_a_report_for_the_scored_data(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                      run_dir: Path, sst2_dir: Path) -> None:
+    code, out, err = run_cli(capsys, "evaluate", run_dir / "model", "--data", f"tsv:{sst2_dir / 'dev.tsv'}",
+                             "--output", tmp_path / "ev")
+    assert code == 0, err
+    assert f"report: {tmp_path / 'ev' / 'report.html'}" in out
+    report = (tmp_path / "ev" / "report.md").read_text(encoding="utf-8")
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
+    assert f"| accuracy | {metrics['accuracy']:.4f} |" in report
+    assert "No training history" in report and "Vocabulary coverage of this split" in report
+    html = (tmp_path / "ev" / "report.html").read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,') == 3  # no training curves without training
+    assert not (tmp_path / "ev" / "plots" / "training_curves.png").exists()
