@@ -40,9 +40,9 @@ def _positive_int(name: str, value: Any) -> None:
     _check(_is_int(value) and value > 0, name, "a positive int", value)
 
 
-def _fraction(name: str, value: Any, low_open: bool = False) -> None:
+def _fraction(name: str, value: Any) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
-    _check(ok and (value > 0 or not low_open), name, "a float in [0, 1)", value)
+    _check(ok, name, "a float in [0, 1)", value)
 
 
 @dataclass

@@ -54,3 +54,10 @@ def assert_error(capsys: pytest.CaptureFixture[str], argv: list[object], *fragme
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def write_slice(source: Path, target: Path, start: int, stop: int) -> Path:
+    """Rows start..stop of a tsv file with a header, written to `target` under the same header."""
+    lines = source.read_text(encoding="utf-8").split("\n")
+    target.write_text("\n".join([lines[0], *lines[1 + start:1 + stop]]) + "\n", encoding="utf-8")
+    return target

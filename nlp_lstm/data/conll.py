@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .sources import _lines, _parse_hub, _read_text
+from .sources import _lines, _parse_hub, _read_text, load_hub_split
 
 KINDS = ("conll", "conllu", "wordtag", "embedded", "hub")
 EMBEDDED = {
@@ -353,15 +353,10 @@ def load_tagged(spec: str, token_column: int = 0, tag_column: int = -1, tag_fiel
 
 def _load_hub(spec: str, location: str, default_split: str = "train") -> TaggedDataset:
     """`datasets.load_dataset(name, config, split=split)`'s ``tokens`` and ``ner_tags`` (ClassLabel ids -> names)."""
-    import datasets
-
     parsed = _parse_hub(spec, location)
     split = parsed.split or default_split
     where = f"{spec} (split {split!r})"
-    try:
-        dataset = datasets.load_dataset(parsed.location, parsed.config, split=split)
-    except Exception as err:  # datasets raises many types (hub, network, config, split errors)
-        raise DataError(f"{where}: cannot load from the Hugging Face hub: {type(err).__name__}: {err}") from None
+    dataset = load_hub_split(parsed.location, parsed.config, split, where)
     missing = [column for column in ("tokens", "ner_tags") if column not in dataset.column_names]
     if missing:
         raise DataError(f"{where}: missing column(s) {', '.join(missing)}; columns present: "

@@ -355,17 +355,24 @@ def _load_zh_reviews(source: str, labelled: bool) -> TextDataset:
 _EMBEDDED_LOADERS: dict[str, Callable[[str, bool], TextDataset]] = {"zh-reviews": _load_zh_reviews}
 
 
+def load_hub_split(name: str, config: str | None, split: str, where: str) -> Any:
+    """`datasets.load_dataset(name, config, split=split)`, any failure a DataError that says `where`."""
+    import datasets
+
+    try:
+        return datasets.load_dataset(name, config, split=split)
+    except Exception as err:  # datasets raises many types (hub, network, config, split errors)
+        raise DataError(f"{where}: cannot load from the Hugging Face hub: {type(err).__name__}: {err}") from None
+
+
 def _load_hub(spec: DataSpec, source: str, text_column: str, label_column: str | None,
               default_split: str) -> TextDataset:
-    """`datasets.load_dataset(name, config, split=split)`; ClassLabel ints become their names."""
+    """A hub split's text and label columns; ClassLabel ints become their names."""
     import datasets
 
     split = spec.split or default_split
     where = f"{source} (split {split!r})"
-    try:
-        dataset = datasets.load_dataset(spec.location, spec.config, split=split)
-    except Exception as err:  # datasets raises many types (hub, network, config, split errors)
-        raise DataError(f"{where}: cannot load from the Hugging Face hub: {type(err).__name__}: {err}") from None
+    dataset = load_hub_split(spec.location, spec.config, split, where)
     _check_header(list(dataset.column_names), where, text_column, label_column)
     texts = list(dataset[text_column])
     if label_column is None:

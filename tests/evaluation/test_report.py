@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import assert_error, run_cli
+from conftest import assert_error, run_cli, write_slice
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.evaluation.report import (
@@ -25,9 +25,6 @@ HEADINGS = ["Headline metrics", "Per-class metrics", "Confusion matrix", "Traini
             "Most confident mistakes", "Data", "Provenance"]
 
 
-def write_slice(source: Path, target: Path, start: int, stop: int) -> None:
-    lines = source.read_text(encoding="utf-8").split("\n")
-    target.write_text("\n".join([lines[0], *lines[1 + start:1 + stop]]) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

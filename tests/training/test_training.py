@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import write_slice
 from safetensors.torch import load_file
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig, load_config
@@ -33,11 +34,6 @@ ODD_TEXTS = ["", "   ", "😀👍🔥", "这个手机很好用", "naïve café �
              " ".join(["a fine , moving and thoroughly enjoyable film"] * 20)]
 
 
-def write_slice(source: Path, target: Path, start: int, stop: int) -> Path:
-    """Rows [start, stop) of a GLUE tsv (header kept), as written in the original file."""
-    lines = source.read_text(encoding="utf-8").split("\n")
-    target.write_text("\n".join([lines[0], *lines[1 + start:1 + stop]]) + "\n", encoding="utf-8")
-    return target
 
 
 @pytest.fixture(scope="module")
