@@ -61,3 +61,23 @@ def write_slice(source: Path, target: Path, start: int, stop: int) -> Path:
     lines = source.read_text(encoding="utf-8").split("\n")
     target.write_text("\n".join([lines[0], *lines[1 + start:1 + stop]]) + "\n", encoding="utf-8")
     return target
+
+
+@pytest.fixture(scope="session")
+def classifier_run(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SST-2 classifier run (a few dozen steps), shared by the report tests; train() writes its report."""
+    from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
+    from nlp_lstm.runs import train
+
+    folder = tmp_path_factory.mktemp("sst2")
+    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 400)
+    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
+    write_slice(sst2_dir / "dev.tsv", folder / "test.tsv", 100, 200)
+    config = Config(
+        data=DataConfig(train=f"tsv:{folder / 'train.tsv'}", dev=f"tsv:{folder / 'dev.tsv'}",
+                        test=f"tsv:{folder / 'test.tsv'}", text_column="sentence", max_length=32),
+        tokenizer=TokenizerConfig(kind="word", vocab_size=2000),
+        model=ModelConfig(embedding_dim=8, hidden_size=8),
+        training=TrainingConfig(epochs=2, batch_size=32, max_steps=20, seed=0, device="cpu"),
+    )
+    return train(config, folder / "run", progress=False).run_dir

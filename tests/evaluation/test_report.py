@@ -9,39 +9,23 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import assert_error, run_cli, write_slice
+from conftest import assert_error, run_cli
 
-from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.evaluation.report import (
     PLOTS,
     bootstrap_intervals,
     expected_calibration_error,
     write_report,
 )
-from nlp_lstm.runs import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEADINGS = ["Headline metrics", "Per-class metrics", "Confusion matrix", "Training curves", "Calibration",
             "Most confident mistakes", "Data", "Provenance"]
 
 
-
-
-@pytest.fixture(scope="module")
-def run_dir(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny SST-2 run (a few dozen steps): train() writes the report itself."""
-    folder = tmp_path_factory.mktemp("sst2")
-    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 400)
-    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
-    write_slice(sst2_dir / "dev.tsv", folder / "test.tsv", 100, 200)
-    config = Config(
-        data=DataConfig(train=f"tsv:{folder / 'train.tsv'}", dev=f"tsv:{folder / 'dev.tsv'}",
-                        test=f"tsv:{folder / 'test.tsv'}", text_column="sentence", max_length=32),
-        tokenizer=TokenizerConfig(kind="word", vocab_size=2000),
-        model=ModelConfig(embedding_dim=8, hidden_size=8),
-        training=TrainingConfig(epochs=2, batch_size=32, max_steps=20, seed=0, device="cpu"),
-    )
-    return train(config, folder / "run", progress=False).run_dir
+@pytest.fixture
+def run_dir(classifier_run: Path) -> Path:
+    return classifier_run
 
 
 def test_train_writes_every_report_file(run_dir: Path) -> None:
