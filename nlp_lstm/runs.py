@@ -21,6 +21,7 @@ from .data.sources import TextDataset, load_splits, load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
 from .data.tagged import load_tagged_splits
 from .errors import ConfigError, DataError
+from .evaluation.data_stats import split_statistics, tag_statistics
 from .evaluation.metrics import (
     classification_metrics,
     format_metrics,
@@ -29,6 +30,7 @@ from .evaluation.metrics import (
     tagging_metrics,
 )
 from .evaluation.report import write_report
+from .evaluation.sections import environment
 from .io import atomic_write_text, write_json
 from .model_dir import SavedModel, load_model_dir, save_model_dir
 from .models.classifier import BiLSTMClassifier
@@ -126,9 +128,11 @@ def _prepare_classification(config: Config) -> _Prepared:
     def write(path: Path, split: str, probabilities: Any) -> None:
         _write_predictions(path, splits[split].texts, splits[split].labels, labels, probabilities)
 
+    stats = {split: split_statistics(data.labels, encoded[split].ids, tokenizer.unk_id)
+             for split, data in splits.items()}
     return _Prepared(model, ClassificationTask(labels, tokenizer.pad_id, config.data.max_length), encoded, saved,
                      {split: len(data) for split, data in splits.items()}, f"labels: {', '.join(labels)}", write,
-                     format_metrics)
+                     format_metrics, {"stats": stats})
 
 
 def _prepare_tagging(config: Config) -> _Prepared:
@@ -189,7 +193,9 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     summary = f"{len(tag_names)} tags ({scheme}) | chars {len(char_vocab) if char_vocab else 'off'}"
     return _Prepared(model, TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id), encoded, saved,
                      {split: len(data) for split, data in splits.items()}, summary, write, format_tagging_metrics,
-                     {"unseen_tags": unseen})
+                     {"unseen_tags": unseen, "scheme": data_scheme,
+                      "stats": {name: tag_statistics(data.tags, data_scheme, encoded[name].ids, tokenizer.unk_id)
+                                for name, data in splits.items()}})
 
 
 def _unseen_tags(sequences: Sequence[Sequence[str]], train_tags: Sequence[str], entity: bool) -> list[str]:
@@ -254,6 +260,7 @@ def train(
         "train_seconds_per_epoch": sum(r["train_seconds"] for r in result.history) / len(result.history),
         "device": str(device),
         "seed": config.training.seed,
+        "environment": environment(),
     }
     final_split = "test" if "test" in sizes else "dev"
     for split in ("dev", "test"):
@@ -267,8 +274,7 @@ def train(
     metrics["wall_seconds"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
-    if config.task == "classification":
-        print(f"report: {write_report(run_dir)['html']}")
+    print(f"report: {write_report(run_dir)['html']}")
     return RunResult(run_dir, metrics)
 
 
@@ -307,12 +313,14 @@ def evaluate(
         raise DataError(f"{dataset.source}: label {unknown[0]!r} is not one the model knows "
                         f"(model labels: {', '.join(saved.labels)})")
     out = _output_dir(model_dir, data, output)
-    probabilities = predict_proba_ids(saved.model, saved.tokenizer.encode_batch(dataset.texts), resolved,
+    ids = saved.tokenizer.encode_batch(dataset.texts)
+    probabilities = predict_proba_ids(saved.model, ids, resolved,
                                       max_length=saved.max_length, pad_id=saved.tokenizer.pad_id)
     predicted = [saved.labels[k] for k in probabilities.argmax(axis=1)]
     metrics = classification_metrics(dataset.labels, predicted, saved.labels)
     metrics["data"] = data
     metrics["model_dir"] = str(Path(model_dir).resolve())
+    metrics["stats"] = split_statistics(dataset.labels, ids, saved.tokenizer.unk_id)
     write_json(out / "metrics.json", metrics)
     _write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
     report = write_report(out)["html"]
@@ -336,11 +344,14 @@ def _evaluate_tagger(model_dir: str | Path, predictor: TagPredictor, data: str,
         predicted = convert_sequences(predicted, predictor.data_scheme, scheme)
     out = _output_dir(model_dir, data, output)
     metrics = tagging_metrics(dataset.tags, predicted, scheme)
-    metrics["data"] = data
+    metrics.update(data=data, model_dir=str(Path(model_dir).resolve()), scheme=scheme,
+                   stats=tag_statistics(dataset.tags, scheme, predictor.saved.tokenizer.encode_words_batch(
+                       dataset.sentences), predictor.saved.tokenizer.unk_id))
     write_json(out / "metrics.json", metrics)
     _write_tag_predictions(out / "predictions.jsonl", dataset.sentences, dataset.tags, predicted)
+    report = write_report(out)["html"]
     print(format_tagging_metrics(metrics, data))
-    print(f"metrics: {out / 'metrics.json'}")
+    print(f"metrics: {out / 'metrics.json'}  report: {report}")
     return metrics
 
 

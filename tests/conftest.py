@@ -63,6 +63,17 @@ def write_slice(source: Path, target: Path, start: int, stop: int) -> Path:
     return target
 
 
+def sentence_blocks(path: Path) -> list[str]:
+    """The sentences of a CoNLL file as written (lines joined by newlines), -DOCSTART- dropped."""
+    blocks = path.read_text(encoding="utf-8").split("\n\n")
+    return [b.strip("\n") for b in blocks if b.strip() and not b.startswith("-DOCSTART-")]
+
+
+def write_conll(path: Path, blocks: list[str]) -> Path:
+    path.write_text("-DOCSTART- -X- -X- O\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def classifier_run(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny SST-2 classifier run (a few dozen steps), shared by the report tests; train() writes its report."""

@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import assert_error, run_cli
 
-from nlp_lstm.evaluation.report import (
-    PLOTS,
-    bootstrap_intervals,
-    expected_calibration_error,
-    write_report,
-)
+from nlp_lstm.evaluation.report import CLASSIFICATION_PLOTS as PLOTS
+from nlp_lstm.evaluation.report import write_report
+from nlp_lstm.evaluation.uncertainty import bootstrap_intervals, expected_calibration_error
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEADINGS = ["Headline metrics", "Per-class metrics", "Confusion matrix", "Training curves", "Calibration",
@@ -143,19 +140,6 @@ def test_cli_report_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, r
     assert_error(capsys, ["report", copy], "missing predictions.jsonl", str(copy))
 
 
-def test_tagging_run_gets_a_short_report(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text("task = 'tagging'\n", encoding="utf-8")
-    (tmp_path / "history.jsonl").write_text("", encoding="utf-8")
-    entity = {"PER": {"precision": 1.0, "recall": 0.5, "f1-score": 0.6667, "support": 2}}
-    (tmp_path / "metrics.json").write_text(json.dumps({"task": "tagging", "dev": {
-        "accuracy": 0.9, "n_sentences": 3, "n_tokens": 12, "entity_report": entity}}), encoding="utf-8")
-    paths = write_report(tmp_path)
-    markdown = paths["md"].read_text(encoding="utf-8")
-    assert "| PER | 1.0000 | 0.5000 | 0.6667 | 2 |" in markdown
-    assert "not there yet" in markdown
-    assert "<h2>Headline metrics</h2>" in paths["html"].read_text(encoding="utf-8")
-
-
 def test_evaluate_writes_a_report_for_the_scored_data(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                       run_dir: Path, sst2_dir: Path) -> None:
     code, out, err = run_cli(capsys, "evaluate", run_dir / "model", "--data", f"tsv:{sst2_dir / 'dev.tsv'}",
@@ -167,5 +151,44 @@ def test_evaluate_writes_a_report_for_the_scored_data(capsys: pytest.CaptureFixt
     assert f"| accuracy | {metrics['accuracy']:.4f} |" in report
     assert "No training history" in report and "Vocabulary coverage of this split" in report
     html = (tmp_path / "ev" / "report.html").read_text(encoding="utf-8")
-    assert html.count('src="data:image/png;base64,') == 3  # no training curves without training
+    # every plot but the training curves: an evaluation has no training
+    assert html.count('src="data:image/png;base64,') == len(PLOTS) - 1
     assert not (tmp_path / "ev" / "plots" / "training_curves.png").exists()
+
+
+def test_data_section_counts_every_example_of_every_split(run_dir: Path) -> None:
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    markdown = (run_dir / "report.md").read_text(encoding="utf-8")
+    data = markdown.split("## Data\n", 1)[1].split("\n## ", 1)[0]
+    sizes = metrics["data"]["sizes"]
+    assert sizes == {"train": 400, "dev": 100, "test": 100}
+    # label distribution: one row per label, a "count (share)" cell per split, counts adding up to the split
+    label_rows = re.findall(r"^\| (\d) \| ([\d,]+) \(([\d.]+)%\) \| ([\d,]+) \([\d.]+%\) \| ([\d,]+) \([\d.]+%\) \|$",
+                            data, re.M)
+    assert sorted(row[0] for row in label_rows) == ["0", "1"]
+    for column, split in ((1, "train"), (3, "dev"), (4, "test")):
+        assert sum(int(row[column]) for row in label_rows) == sizes[split]
+    train_labels = [line.split("\t")[1] for line in (run_dir.parent / "train.tsv").read_text().splitlines()[1:]]
+    assert {row[0]: int(row[1]) for row in label_rows} == {label: train_labels.count(label) for label in "01"}
+    # lengths and coverage: the recorded statistics, and train's coverage is whole (min_freq 1)
+    stats = metrics["data"]["stats"]
+    for split in ("train", "dev", "test"):
+        assert sum(stats[split]["length_counts"].values()) == sizes[split]
+        row = re.search(rf"^\| {split} \| [\d,]+ \| ([\d,]+) \| ([\d.]+) \|.* \| ([\d.]+)% \|$", data, re.M)
+        assert int(row.group(1).replace(",", "")) == stats[split]["tokens"]
+    assert "| train | 400 | " in data and re.search(r"^\| train .* \| 100\.00% \|$", data, re.M)
+    for name in ("label_distribution", "length_histogram"):
+        assert f"](plots/{name}.png)" in data
+
+
+def test_provenance_records_the_runs_package_versions(run_dir: Path) -> None:
+    from importlib import metadata
+
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["environment"]["torch"] == metadata.version("torch")
+    markdown = (run_dir / "report.md").read_text(encoding="utf-8")
+    provenance = markdown.split("## Provenance\n", 1)[1]
+    assert "Versions of the run:" in provenance
+    for package, version in metrics["environment"].items():
+        assert "| " + package + " | " + version.replace("_", "\\_") + " |" in provenance  # Markdown-escaped
+    assert "| seed | 0 |" in provenance and "| device | cpu |" in provenance

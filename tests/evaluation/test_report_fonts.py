@@ -8,10 +8,7 @@ import warnings
 
 import pytest
 
-try:  # the report's plotting is moving into its own module
-    from nlp_lstm.evaluation.plots import cjk_font
-except ImportError:
-    from nlp_lstm.evaluation.report import _cjk_font as cjk_font
+from nlp_lstm.evaluation.plots import cjk_font
 
 LABELS = ["正面", "负面"]
 

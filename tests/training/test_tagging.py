@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, sentence_blocks, write_conll
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig, load_config
 from nlp_lstm.data.conll import read_conll
@@ -29,17 +29,6 @@ N_TRAIN, N_DEV = 800, 150  # sentences: the first of eng.train, the first of eng
 ENTITY_TYPES = ["LOC", "MISC", "ORG", "PER"]
 # Measured, not model behaviour: these may differ between two identical runs.
 TIMING_KEYS = {"wall_seconds", "train_tokens_per_second", "train_seconds_per_epoch", "train_seconds"}
-
-
-def sentence_blocks(path: Path) -> list[str]:
-    """The sentences of a CoNLL file as written (lines joined by newlines), -DOCSTART- dropped."""
-    blocks = path.read_text(encoding="utf-8").split("\n\n")
-    return [b.strip("\n") for b in blocks if b.strip() and not b.startswith("-DOCSTART-")]
-
-
-def write_conll(path: Path, blocks: list[str]) -> Path:
-    path.write_text("-DOCSTART- -X- -X- O\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

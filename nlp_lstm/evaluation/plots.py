@@ -1,0 +1,184 @@
+"""The report's plots: matplotlib figures (Agg backend, no pyplot state), saved as PNG."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import atomic_write_bytes
+
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "AR PL UMing CN")
+ANNOTATE_UP_TO = 20  # confusion matrices with more labels than this get no numbers in their cells
+
+
+def has_cjk(text: str) -> bool:
+    """True when `text` holds Chinese, Japanese or Korean characters."""
+    return re.search(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]", str(text)) is not None
+
+
+def cjk_font() -> str | None:
+    """The name of an installed font that draws Chinese, or None."""
+    from matplotlib import font_manager
+
+    found = _known_cjk_font(font_manager.fontManager.ttflist)
+    if found is None:
+        # matplotlib never rescans after building its font cache: add CJK fonts installed since then
+        cached = {font.fname for font in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in cached and re.search(r"cjk|wqy|han|hei|ming|song", Path(path).name, re.I):
+                font_manager.fontManager.addfont(path)
+        found = _known_cjk_font(font_manager.fontManager.ttflist)
+    return found
+
+
+def _known_cjk_font(fonts: list[Any]) -> str | None:
+    installed = {font.name for font in fonts}
+    for name in CJK_FONTS:
+        if name in installed:
+            return name
+    return next((name for name in sorted(installed) if "CJK" in name), None)
+
+
+def render_plots(folder: Path, builders: dict[str, Callable[[], Any]], font: str | None) -> dict[str, bytes]:
+    """Build each figure (with `font` first in the sans-serif list), write it to folder/NAME.png, return the PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    style = {"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif"} if font else {}
+    images = {}
+    with matplotlib.rc_context(style):  # text takes its font when drawn, so build and save inside
+        for name, build in builders.items():
+            buffer = io.BytesIO()
+            build().savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+            images[name] = buffer.getvalue()
+            atomic_write_bytes(folder / f"{name}.png", images[name])
+    return images
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def bar_chart(names: list[str], values: list[float], title: str, ylabel: str) -> Any:
+    """One bar per name, values in [0, 1]."""
+    figure = _figure(max(4.0, 0.35 * len(names) + 2), 3.5)
+    axes = figure.add_subplot()
+    axes.bar(names, values, color="tab:blue")
+    axes.set_ylim(0, 1)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.tick_params(axis="x", labelrotation=90 if len(names) > 12 else 45 if len(names) > 6 else 0)
+    return figure
+
+
+def confusion_heatmaps(labels: list[str], matrix: list[list[int]]) -> Any:
+    """Counts and row-normalized rates side by side; rows gold, columns predicted."""
+    counts = np.asarray(matrix, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    normalized = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    side = min(max(4.0, 0.35 * len(labels) + 2.5), 12)
+    figure = _figure(2 * side, side)
+    rotation = 90 if len(labels) > 12 else 45 if len(labels) > 4 else 0
+    for axes, values, title, fmt in zip(figure.subplots(1, 2), (counts, normalized),
+                                        ("counts", "row-normalized"), ("{:.0f}", "{:.2f}")):
+        image = axes.imshow(values, cmap="Blues")
+        axes.set_xticks(range(len(labels)), labels, rotation=rotation, fontsize=8 if len(labels) > 20 else None)
+        axes.set_yticks(range(len(labels)), labels, fontsize=8 if len(labels) > 20 else None)
+        axes.set_xlabel("predicted")
+        axes.set_ylabel("gold")
+        axes.set_title(title)
+        if len(labels) <= ANNOTATE_UP_TO:
+            limit = values.max() / 2 if values.size else 0
+            for (i, j), value in np.ndenumerate(values):
+                axes.text(j, i, fmt.format(value), ha="center", va="center",
+                          color="white" if value > limit else "black", fontsize=10 if len(labels) <= 8 else 8)
+        figure.colorbar(image, ax=axes, shrink=0.8)
+    return figure
+
+
+def training_curves(history: list[dict[str, Any]], metric_keys: list[str], best_epoch: int | None) -> Any:
+    """Train loss per epoch beside the dev metrics per epoch, the best epoch marked."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure = _figure(8, 3.5)
+    loss_axes, dev_axes = figure.subplots(1, 2)
+    loss_axes.plot([row["epoch"] for row in history], [row["train_loss"] for row in history], marker="o")
+    loss_axes.set_xlabel("epoch")
+    loss_axes.set_title("train loss")
+    for key in metric_keys:
+        points = [(row["epoch"], row[key]) for row in history if key in row]
+        if points:
+            dev_axes.plot(*zip(*points), marker="o", label=key.replace("_", " "))
+    if best_epoch:
+        dev_axes.axvline(best_epoch, color="gray", linestyle=":", label="best epoch")
+    for axes in (loss_axes, dev_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    dev_axes.set_xlabel("epoch")
+    dev_axes.set_title("dev metric")
+    dev_axes.legend()
+    return figure
+
+
+def reliability_diagram(bins: list[dict[str, float]]) -> Any:
+    """Accuracy per confidence bin against the diagonal of perfect calibration."""
+    figure = _figure(4.5, 4.5)
+    axes = figure.add_subplot()
+    filled = [b for b in bins if b["count"]]
+    axes.bar([b["low"] for b in filled], [b["accuracy"] for b in filled], width=1 / len(bins), align="edge",
+             edgecolor="black", color="tab:blue", label="accuracy")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("confidence")
+    axes.set_ylabel("accuracy")
+    axes.set_title("Reliability diagram")
+    axes.legend(loc="upper left")
+    return figure
+
+
+def label_distribution(stats: dict[str, dict[str, Any]], kind: str, max_labels: int = 40) -> Any:
+    """Share of each label (or entity type, or tag) per split, as grouped bars; the most frequent `max_labels`."""
+    totals: dict[str, int] = {}
+    for split in stats.values():
+        for label, count in split["label_counts"].items():
+            totals[label] = totals.get(label, 0) + count
+    labels = sorted(totals, key=lambda label: (-totals[label], label))[:max_labels]
+    figure = _figure(max(5.0, 0.3 * len(labels) * len(stats) + 2), 3.5)
+    axes = figure.add_subplot()
+    width = 0.8 / len(stats)
+    for k, (name, split) in enumerate(stats.items()):
+        total = sum(split["label_counts"].values()) or 1
+        axes.bar(np.arange(len(labels)) + k * width, [split["label_counts"].get(label, 0) / total for label in labels],
+                 width=width, label=name)
+    axes.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels,
+                    rotation=90 if len(labels) > 12 else 45 if len(labels) > 6 else 0)
+    axes.set_ylabel("share of the split")
+    axes.set_title(f"{kind.capitalize()} distribution")
+    axes.legend()
+    return figure
+
+
+def length_histogram(stats: dict[str, dict[str, Any]], unit: str) -> Any:
+    """Histogram of lengths per split (density, shared bins), from each split's length counts."""
+    figure = _figure(6, 3.5)
+    axes = figure.add_subplot()
+    longest = max((int(length) for split in stats.values() for length in split["length_counts"]), default=1)
+    width = -(-(longest + 1) // 40)  # whole-number bins, at most about 40 of them
+    edges = np.arange(0, longest + width + 1, width) - 0.5
+    for name, split in stats.items():
+        lengths = [int(length) for length in split["length_counts"]]
+        axes.hist(lengths, bins=edges, weights=list(split["length_counts"].values()), density=True,
+                  histtype="step", linewidth=1.5, label=name)
+    axes.set_xlabel(f"length ({unit})")
+    axes.set_ylabel("density")
+    axes.set_title("Length histogram")
+    axes.legend()
+    return figure
