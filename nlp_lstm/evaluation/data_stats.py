@@ -36,18 +36,18 @@ def tag_statistics(tags: Sequence[Sequence[str]], scheme: str | None, ids: Seque
     return {**split_statistics(labels, ids, unk_id), "label_kind": "entity type" if scheme else "tag"}
 
 
-def length_summary(length_counts: dict[str, int]) -> dict[str, float]:
-    """Mean, median, 95th percentile and maximum of the lengths that `length_counts` counts."""
+def length_summary(length_counts: dict[str, int], q: float = 0.5) -> dict[str, float]:
+    """Mean, median, 95th percentile, maximum and the `q` quantile of the lengths `length_counts` counts."""
     lengths = np.array([int(length) for length in length_counts], dtype=float)
     counts = np.array(list(length_counts.values()), dtype=float)
     if counts.sum() == 0:
-        return {"mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
+        return {"mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0, "quantile": 0.0}
     order = np.argsort(lengths)
     lengths, counts = lengths[order], counts[order]
     cumulative = np.cumsum(counts) / counts.sum()
 
-    def quantile(q: float) -> float:  # the smallest length with at least q of the examples at or below it
-        return float(lengths[np.searchsorted(cumulative, q - 1e-12)])
+    def quantile(share: float) -> float:  # the smallest length with at least `share` of the examples at or below it
+        return float(lengths[np.searchsorted(cumulative, share - 1e-12)])
 
     return {"mean": float((lengths * counts).sum() / counts.sum()), "median": quantile(0.5),
-            "p95": quantile(0.95), "max": float(lengths[-1])}
+            "p95": quantile(0.95), "max": float(lengths[-1]), "quantile": quantile(q)}

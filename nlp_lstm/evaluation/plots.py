@@ -167,17 +167,24 @@ def label_distribution(stats: dict[str, dict[str, Any]], kind: str, max_labels: 
 
 
 def length_histogram(stats: dict[str, dict[str, Any]], unit: str) -> Any:
-    """Histogram of lengths per split (density, shared bins), from each split's length counts."""
+    """Histogram of lengths per split (density, shared whole-number bins), from each split's length counts;
+    lengths past the longest split's 99th percentile are folded into the last bin, so a few very long
+    texts do not squeeze the rest into one bar."""
+    from .data_stats import length_summary
+
     figure = _figure(6, 3.5)
     axes = figure.add_subplot()
     longest = max((int(length) for split in stats.values() for length in split["length_counts"]), default=1)
-    width = -(-(longest + 1) // 40)  # whole-number bins, at most about 40 of them
-    edges = np.arange(0, longest + width + 1, width) - 0.5
+    cap = int(max(length_summary(split["length_counts"], 0.99)["quantile"] for split in stats.values()))
+    cap = max(cap, 1) if cap < longest else longest
+    width = -(-(cap + 1) // 40)  # whole-number bins, at most about 40 of them
+    edges = np.arange(0, cap + width + 1, width) - 0.5
     for name, split in stats.items():
-        lengths = [int(length) for length in split["length_counts"]]
+        lengths = [min(int(length), cap) for length in split["length_counts"]]
         axes.hist(lengths, bins=edges, weights=list(split["length_counts"].values()), density=True,
                   histtype="step", linewidth=1.5, label=name)
-    axes.set_xlabel(f"length ({unit})")
+    folded = f"; {cap}+ in the last bin (longest {longest})" if cap < longest else ""
+    axes.set_xlabel(f"length ({unit}){folded}")
     axes.set_ylabel("density")
     axes.set_title("Length histogram")
     axes.legend()
