@@ -4,6 +4,7 @@ spans side by side. Reads predictions.jsonl rows {"tokens", "gold", "predicted"}
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
     data_blocks, data_plots = data_section(
         data, f"{len(data.get('labels', tags))} tags the model predicts; entity scheme of the data: "
               f"{scheme or 'none (not entity tags)'}; vocabulary size: {data.get('vocab_size', 'unknown')}", "tokens")
-    examples, n_wrong = _examples(sentences, gold, predicted, scheme)
+    examples, n_wrong = _examples(sentences, gold, predicted, scheme, _character_input(run.tokenizer.parent))
     sections: list[Section] = [
         ("Headline metrics", headline),
         (per_title, [("table", [per_kind, "precision", "recall", "F1", "support"], per_rows),
@@ -229,15 +230,24 @@ def _unknown_blocks(unknown: list[list[bool]] | None, gold: list[list[str]], pre
     return blocks
 
 
+def _character_input(model_dir: Path) -> bool:
+    """Whether the model tags single characters (Chinese NER), as its config.json says; False without one."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and (config.get("tagging") or {}).get("input") == "characters"
+
+
 def _examples(sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]],
-              scheme: str | None) -> tuple[list[list[str]], int]:
+              scheme: str | None, characters: bool) -> tuple[list[list[str]], int]:
     """Rows (number, gold, predicted) of the first sentences with an error, and how many sentences have one."""
     wrong = [k for k, (g, p) in enumerate(zip(gold, predicted)) if g != p]
     chosen = [k for k in wrong if len(sentences[k]) <= EXAMPLE_MAX_TOKENS][:N_EXAMPLES]
     rows = []
     for k in chosen:
         tokens = sentences[k]
-        joiner = "" if all(len(t) == 1 and plots.has_cjk(t) for t in tokens) else " "  # character-level Chinese
+        joiner = "" if characters else " "
         if scheme:
             rows.append([str(k + 1), truncate(_bracketed(tokens, spans(gold[k], scheme), joiner), 400),
                          truncate(_bracketed(tokens, spans(predicted[k], scheme), joiner), 400)])

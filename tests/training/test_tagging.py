@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +313,17 @@ def test_peoples_daily_ner_recipe_runs_end_to_end_on_characters(tmp_path: Path) 
         assert kind in ("PER", "LOC", "ORG") and 0 <= start < end <= len(text)
     # pre-split input is taken as given
     assert predictor.predict([["北京", "市"]])[0].tokens == ["北京", "市"]
+    # the report writes character-level examples as text: characters run together, entities set off
+    report = (result.run_dir / "report.md").read_text(encoding="utf-8")
+    examples = report.split("## Example sentences\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in examples.splitlines() if re.match(r"\| \d+ \|", line)]
+    predictions = [json.loads(line) for line in (result.run_dir / "predictions.jsonl").read_text().splitlines()]
+    assert rows
+    for row in rows:
+        number, gold = row.split(" | ")[0][2:], row.split(" | ")[1]
+        tokens = predictions[int(number) - 1]["tokens"]
+        assert re.sub(r"(PER|LOC|ORG)\\\[|\\\]| ", "", gold) == "".join(tokens)  # up to 40: never cut
+        assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff] [\u4e00-\u9fff]", gold)  # no letter-spacing
 
 
 def test_peoples_daily_pos_recipe_runs_end_to_end_on_words(tmp_path: Path) -> None:
