@@ -81,20 +81,24 @@ def bar_chart(names: list[str], values: list[float], title: str, ylabel: str) ->
 
 def confusion_heatmaps(labels: list[str], matrix: list[list[int]]) -> Any:
     """Counts and row-normalized rates side by side; rows gold, columns predicted."""
+    from matplotlib.colors import LogNorm
+
     counts = np.asarray(matrix, dtype=float)
     totals = counts.sum(axis=1, keepdims=True)
     normalized = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    side = min(max(4.0, 0.35 * len(labels) + 2.5), 12)
+    side = min(max(4.0, 0.35 * len(labels) + 2.5), 10)
     figure = _figure(2 * side, side)
     rotation = 90 if len(labels) > 12 else 45 if len(labels) > 4 else 0
     for axes, values, title, fmt in zip(figure.subplots(1, 2), (counts, normalized),
                                         ("counts", "row-normalized"), ("{:.0f}", "{:.2f}")):
-        image = axes.imshow(values, cmap="Blues")
+        # with many labels the diagonal's counts would wash out every confusion: a log scale shows them
+        norm = LogNorm(vmin=1, vmax=max(values.max(), 1)) if fmt == "{:.0f}" and len(labels) > ANNOTATE_UP_TO else None
+        image = axes.imshow(np.ma.masked_equal(values, 0) if norm else values, cmap="Blues", norm=norm)
         axes.set_xticks(range(len(labels)), labels, rotation=rotation, fontsize=8 if len(labels) > 20 else None)
         axes.set_yticks(range(len(labels)), labels, fontsize=8 if len(labels) > 20 else None)
         axes.set_xlabel("predicted")
         axes.set_ylabel("gold")
-        axes.set_title(title)
+        axes.set_title(f"{title}, log scale" if norm else title)
         if len(labels) <= ANNOTATE_UP_TO:
             limit = values.max() / 2 if values.size else 0
             for (i, j), value in np.ndenumerate(values):
