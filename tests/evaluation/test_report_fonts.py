@@ -41,3 +41,39 @@ def test_cjk_font_draws_chinese_labels() -> None:
     assert _missing_glyph_warnings([font, "DejaVu Sans"]) == []
     # The control: without the CJK font the same figure does warn, so the check above can fail.
     assert _missing_glyph_warnings(["DejaVu Sans"]), "DejaVu Sans alone drew Chinese: the check proves nothing"
+
+
+@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # the boxes the note warns of
+def test_without_a_cjk_font_the_report_says_so_only_when_labels_are_chinese(
+        monkeypatch: pytest.MonkeyPatch, classifier_run, tmp_path) -> None:
+    import json
+    import shutil
+
+    from nlp_lstm.evaluation import plots, report
+    from nlp_lstm.evaluation.sections import font_note
+
+    assert font_note(None, LABELS) and font_note(None, ["positive", "negative"]) == []
+    assert font_note("Noto Sans CJK SC", LABELS) == []
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    copy = tmp_path / "run"
+    shutil.copytree(classifier_run, copy, ignore=shutil.ignore_patterns("checkpoints", "plots", "report.*"))
+    paths = report.write_report(copy)
+    assert json.loads(paths["json"].read_text(encoding="utf-8"))["cjk_font"] is None
+    assert "No CJK font" not in paths["md"].read_text(encoding="utf-8")  # labels 0 and 1: nothing to say
+
+    # the same run with Chinese labels: the plots would draw boxes, and the report says so
+    chinese = dict(zip(["0", "1"], LABELS))
+    metrics = json.loads((copy / "metrics.json").read_text(encoding="utf-8"))
+    for split in ("dev", "test"):
+        final = metrics[split]
+        final["confusion_matrix"]["labels"] = [chinese[label] for label in final["confusion_matrix"]["labels"]]
+        final["classification_report"] = {chinese.get(k, k): v for k, v in final["classification_report"].items()}
+    (copy / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False), encoding="utf-8")
+    rows = [json.loads(line) for line in (copy / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        row["gold"], row["predicted"] = chinese[row["gold"]], chinese[row["predicted"]]
+    (copy / "predictions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                            encoding="utf-8")
+    markdown = report.write_report(copy)["md"].read_text(encoding="utf-8")
+    assert "No CJK font is installed, so Chinese characters in the plots may show as empty boxes" in markdown
+    assert f"| {LABELS[0]} |" in markdown
