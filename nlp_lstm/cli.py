@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import DataError, NlpLstmError
+from .errors import ConfigError, DataError, NlpLstmError
 
 
 def _read_jsonl_inputs(path: Path, text_field: str) -> list[str | list[str]]:
@@ -53,14 +53,34 @@ def _read_inputs(path: Path, text_field: str) -> list[str | list[str]]:
     return [line.removesuffix("\r") for line in lines]
 
 
+def _seed_count(text: str) -> int:
+    """The value of --seeds as an int >= 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigError(f"The '--seeds' option must be an int >= 1. Got {text!r} instead.")
+    return count
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from .config import load_config
     from .runs import train
 
+    seeds = _seed_count(args.seeds)
     config = load_config(args.config, args.set)
     if args.device is not None:
         config.training.device = args.device
-    train(config, args.output, name=Path(args.config).stem, progress=not args.no_progress)
+    name, progress = Path(args.config).stem, not args.no_progress
+    if seeds == 1:
+        train(config, args.output, name=name, progress=progress)
+        return
+    from .seeds import format_summary, train_seeds
+
+    result = train_seeds(config, seeds, args.output, name=name, progress=progress)
+    print(format_summary(result.summary))
+    print(f"seeds: {result.run_dir / 'seeds.md'}  (all metrics: {result.run_dir / 'seeds.json'})")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -123,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="run directory (default: runs/CONFIG_NAME, numbered if taken)")
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (per-epoch lines only)")
+    p.add_argument("--seeds", default="1", metavar="N",
+                   help="train N seeds (training.seed, +1, ...), each in DIR/seed-K, and write the mean ± std of "
+                        "every metric to DIR/seeds.json and seeds.md (default: 1, a single run)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")
