@@ -21,6 +21,8 @@ POOLINGS = ("last", "max", "mean", "attention")
 METRICS = ("accuracy", "macro_f1", "f1")
 TASKS = ("classification", "tagging")
 TAG_SCHEMES = ("bio", "bioes")
+UNKNOWN_INITS = ("uniform", "normal", "zeros")
+LR_SCHEDULES = ("constant", "plateau", "linear")
 
 
 def _check(condition: bool, name: str, expected: str, value: Any) -> None:
@@ -118,8 +120,29 @@ class ModelConfig:
     casing_embedding_dim: int = 0  # tagger: casing-class embedding per word; 0 turns it off
     crf: bool = False  # tagger: CRF output layer with Viterbi decoding
     tag_scheme: str = "bioes"  # tagger on entity tags: the scheme it predicts in (bio | bioes)
+    embedding_dropout: float = 0.0  # share of token positions whose whole word vector is zeroed in training
+    recurrent_dropout: float = 0.0  # DropConnect on the LSTMs' hidden-to-hidden weights in training
+    pretrained_vectors: str = ""  # glove-6b-50d | text:PATH | word2vec:PATH | npy:PATH | a path; "" = random
+    freeze_embeddings: bool = False  # keep the word vectors fixed during training
+    extend_vocab: int = 0  # add up to this many of the most frequent pretrained words that training lacks
+    unknown_init: str = "uniform"  # rows of words without a pretrained vector: uniform | normal | zeros
+    lowercase_fallback: bool = True  # look a word up lowercased when its own form has no vector
 
     def __post_init__(self) -> None:
+        _fraction("model.embedding_dropout", self.embedding_dropout)
+        _fraction("model.recurrent_dropout", self.recurrent_dropout)
+        _check(isinstance(self.pretrained_vectors, str), "model.pretrained_vectors",
+               'a vectors spec (glove-6b-50d, text:PATH, word2vec:PATH, npy:PATH) or ""', self.pretrained_vectors)
+        for name in ("freeze_embeddings", "lowercase_fallback"):
+            _check(isinstance(getattr(self, name), bool), f"model.{name}", "true or false", getattr(self, name))
+        _check(_is_int(self.extend_vocab) and self.extend_vocab >= 0, "model.extend_vocab", "an int >= 0",
+               self.extend_vocab)
+        _check(self.unknown_init in UNKNOWN_INITS, "model.unknown_init", f"one of {', '.join(UNKNOWN_INITS)}",
+               self.unknown_init)
+        if not self.pretrained_vectors:
+            for name, off in (("freeze_embeddings", False), ("extend_vocab", 0)):
+                _check(getattr(self, name) == off, f"model.{name}",
+                       f"{_toml_value(off)} without model.pretrained_vectors", getattr(self, name))
         for name in ("char_embedding_dim", "casing_embedding_dim"):
             _check(_is_int(getattr(self, name)) and getattr(self, name) >= 0, f"model.{name}", "an int >= 0",
                    getattr(self, name))
@@ -149,8 +172,20 @@ class TrainingConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs
+    lr_schedule: str = "constant"  # constant | plateau (times lr_decay after an epoch without dev gain) | linear
+    lr_decay: float = 0.5  # plateau: the factor the learning rate is multiplied by
+    class_weights: Any = ""  # "" (none) | "balanced" (inverse training frequency) | a table {label = weight}
 
     def __post_init__(self) -> None:
+        _check(self.lr_schedule in LR_SCHEDULES, "training.lr_schedule", f"one of {', '.join(LR_SCHEDULES)}",
+               self.lr_schedule)
+        _check(_is_real(self.lr_decay) and 0 < self.lr_decay < 1, "training.lr_decay", "a float in (0, 1)",
+               self.lr_decay)
+        weights = self.class_weights
+        table_ok = isinstance(weights, dict) and weights and all(
+            isinstance(k, str) and _is_real(v) and v > 0 for k, v in weights.items())
+        _check(weights in ("", "balanced") or bool(table_ok), "training.class_weights",
+               '"", "balanced" or a table of label = positive weight', weights)
         _positive_int("training.epochs", self.epochs)
         _positive_int("training.batch_size", self.batch_size)
         lr = self.learning_rate
@@ -272,6 +307,8 @@ def _toml_value(value: Any) -> str:
         return '"' + "".join(_TOML_ESCAPES.get(ch, ch) for ch in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table, e.g. class_weights = { neg = 2.0, pos = 1.0 }
+        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

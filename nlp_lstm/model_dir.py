@@ -58,6 +58,8 @@ def model_config(model: BiLSTMClassifier | BiLSTMTagger) -> dict[str, Any]:
             "casing_embedding_dim": 0 if model.casing is None else model.casing.embedding_dim,
             "num_casings": 8 if model.casing is None else model.casing.num_embeddings,
             "crf": model.crf is not None,
+            "embedding_dropout": model.embedding_dropout.p,
+            "recurrent_dropout": encoder.recurrent_dropout,
         }
     return {
         "vocab_size": model.embedding.num_embeddings,
@@ -69,6 +71,8 @@ def model_config(model: BiLSTMClassifier | BiLSTMTagger) -> dict[str, Any]:
         "dropout": model.dropout.p,
         "pooling": model.pooling,
         "padding_idx": model.embedding.padding_idx,
+        "embedding_dropout": model.embedding_dropout.p,
+        "recurrent_dropout": encoder.recurrent_dropout,
     }
 
 

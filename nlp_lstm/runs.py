@@ -39,6 +39,7 @@ from .models.tagger import BiLSTMTagger
 from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
 from .text.features import CASINGS, build_char_vocab, encode_words
 from .text.tokenizers import TextTokenizer
+from .training.class_weights import class_weights
 from .training.device import resolve_device
 from .training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
 from .training.trainer import Trainer
@@ -120,7 +121,8 @@ def _prepare_classification(config: Config) -> _Prepared:
                for split, data in splits.items()}
     m = config.model
     model = BiLSTMClassifier(len(tokenizer), len(labels), m.embedding_dim, m.hidden_size, m.num_layers,
-                             m.bidirectional, m.dropout, m.pooling, tokenizer.pad_id)
+                             m.bidirectional, m.dropout, m.pooling, tokenizer.pad_id, m.embedding_dropout,
+                             m.recurrent_dropout)
     saved = SavedModel(model, tokenizer, labels, config.data.max_length,
                        {"data": {"text_column": config.data.text_column, "label_column": config.data.label_column},
                         "tokenizer": {"kind": tok.kind, "lowercase": tok.lowercase}})
@@ -130,9 +132,11 @@ def _prepare_classification(config: Config) -> _Prepared:
 
     stats = {split: split_statistics(data.labels, encoded[split].ids, tokenizer.unk_id)
              for split, data in splits.items()}
-    return _Prepared(model, ClassificationTask(labels, tokenizer.pad_id, config.data.max_length), encoded, saved,
-                     {split: len(data) for split, data in splits.items()}, f"labels: {', '.join(labels)}", write,
-                     format_metrics, {"stats": stats})
+    weights = class_weights(config.training.class_weights, labels, train_set.labels)
+    task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length, weights)
+    notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {})}
+    return _Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()},
+                     f"labels: {', '.join(labels)}", write, format_metrics, notes)
 
 
 def _prepare_tagging(config: Config) -> _Prepared:
@@ -177,7 +181,8 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     constraints = scheme_constraints(tag_names, model_scheme.upper()) if (m.crf and entity) else None
     model = BiLSTMTagger(len(tokenizer), len(tag_names), m.embedding_dim, m.hidden_size, m.num_layers, m.dropout,
                          tokenizer.pad_id, len(char_vocab) if char_vocab else 0, m.char_embedding_dim or 30,
-                         m.char_filters, m.casing_embedding_dim, len(CASINGS), m.crf, constraints)
+                         m.char_filters, m.casing_embedding_dim, len(CASINGS), m.crf, constraints,
+                         m.embedding_dropout, m.recurrent_dropout)
     single_characters = all(len(word) == 1 for sentence in train_set.sentences[:2000] for word in sentence)
     saved = SavedModel(model, tokenizer, tag_names, 0, {
         "data": data_columns,
@@ -191,11 +196,17 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
 
     scheme = f"{data_scheme} data, {model_scheme} model" if entity else "no entity scheme"
     summary = f"{len(tag_names)} tags ({scheme}) | chars {len(char_vocab) if char_vocab else 'off'}"
-    return _Prepared(model, TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id), encoded, saved,
-                     {split: len(data) for split, data in splits.items()}, summary, write, format_tagging_metrics,
-                     {"unseen_tags": unseen, "scheme": data_scheme,
-                      "stats": {name: tag_statistics(data.tags, data_scheme, encoded[name].ids, tokenizer.unk_id)
-                                for name, data in splits.items()}})
+    weights = class_weights(config.training.class_weights, tag_names, (t for tags in model_tags["train"] for t in tags))
+    if weights and m.crf:
+        raise ConfigError("training.class_weights weight the per-token loss, but a CRF scores whole sentences; "
+                          "set model.crf = false to use them")
+    notes = {"unseen_tags": unseen, "scheme": data_scheme,
+             "stats": {name: tag_statistics(data.tags, data_scheme, encoded[name].ids, tokenizer.unk_id)
+                       for name, data in splits.items()},
+             **({"class_weights": dict(zip(tag_names, weights))} if weights else {})}
+    return _Prepared(model, TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights), encoded,
+                     saved, {split: len(data) for split, data in splits.items()}, summary, write,
+                     format_tagging_metrics, notes)
 
 
 def _unseen_tags(sequences: Sequence[Sequence[str]], train_tags: Sequence[str], entity: bool) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .dropout import EmbeddingDropout
 from .encoder import BiLSTMEncoder
 
 
@@ -22,6 +23,8 @@ class BiLSTMClassifier(nn.Module):
         dropout: float = 0.3,
         pooling: str = "max",
         padding_idx: int = 0,
+        embedding_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if pooling not in ("last", "max", "mean", "attention"):
@@ -31,14 +34,16 @@ class BiLSTMClassifier(nn.Module):
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras's default; N(0, 1) swamps the LSTM
         with torch.no_grad():
             self.embedding.weight[padding_idx].zero_()
-        self.encoder = BiLSTMEncoder(embedding_dim, hidden_size, num_layers, bidirectional, dropout)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.encoder = BiLSTMEncoder(embedding_dim, hidden_size, num_layers, bidirectional, dropout, recurrent_dropout)
         self.attention = nn.Linear(self.encoder.output_size, 1) if pooling == "attention" else None
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_size, num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len) ids, (batch,) lengths -> (batch, num_classes) logits."""
-        hidden = self.encoder(self.dropout(self.embedding(ids)), lengths)  # (batch, seq_len, directions * hidden)
+        embedded = self.dropout(self.embedding_dropout(self.embedding(ids)))
+        hidden = self.encoder(embedded, lengths)  # (batch, seq_len, directions * hidden)
         return self.output(self.dropout(self.pool(hidden, lengths)))
 
     def pool(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -42,10 +43,12 @@ class BiLSTMEncoder(nn.Module):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0
+        self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.hidden_size = hidden_size
+        self.recurrent_dropout = recurrent_dropout
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         num_directions = 2 if bidirectional else 1
@@ -67,11 +70,19 @@ class BiLSTMEncoder(nn.Module):
         for layer in range(self.num_layers):
             if layer > 0:
                 x = self.dropout(x)
-            forward_out, _ = self.forward_layers[layer](x)
+            forward_out = self._run(self.forward_layers[layer], x)
             if self.bidirectional:
-                backward_out, _ = self.backward_layers[layer](reverse_within_length(x, lengths))
+                backward_out = self._run(self.backward_layers[layer], reverse_within_length(x, lengths))
                 x = torch.cat([forward_out, reverse_within_length(backward_out, lengths)], dim=-1)
             else:
                 x = forward_out
         mask = torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]
         return x * mask[:, :, None]
+
+    def _run(self, lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+        """One LSTM layer; in training with recurrent dropout, on a DropConnect mask of its hidden-to-hidden
+        weights (one mask per batch, as in AWD-LSTM), which keeps the fused kernel."""
+        if not (self.training and self.recurrent_dropout > 0):
+            return lstm(x)[0]
+        dropped = nn.functional.dropout(lstm.weight_hh_l0, self.recurrent_dropout, training=True)
+        return functional_call(lstm, {"weight_hh_l0": dropped}, (x,))[0]

@@ -7,6 +7,7 @@ from torch import nn
 
 from .char_cnn import CharCNN
 from .crf import CRF
+from .dropout import EmbeddingDropout
 from .encoder import BiLSTMEncoder
 
 
@@ -30,6 +31,8 @@ class BiLSTMTagger(nn.Module):
         num_casings: int = 8,
         crf: bool = False,
         crf_constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        embedding_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
@@ -41,7 +44,9 @@ class BiLSTMTagger(nn.Module):
         input_size += char_filters if self.char_cnn is not None else 0
         self.casing = nn.Embedding(num_casings, casing_embedding_dim, padding_idx=0) if casing_embedding_dim else None
         input_size += casing_embedding_dim
-        self.encoder = BiLSTMEncoder(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.encoder = BiLSTMEncoder(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout,
+                                     recurrent_dropout=recurrent_dropout)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_size, num_tags)
         self.crf = CRF(num_tags, crf_constraints) if crf else None  # constraints are buffers: saved
@@ -55,7 +60,7 @@ class BiLSTMTagger(nn.Module):
     ) -> torch.Tensor:
         """(batch, seq_len) ids, (batch,) lengths [, (batch, seq_len, word_len) chars, (batch, seq_len)
         casing] -> (batch, seq_len, num_tags) emission scores."""
-        features = [self.embedding(ids)]
+        features = [self.embedding_dropout(self.embedding(ids))]
         if self.char_cnn is not None:
             features.append(self.char_cnn(chars))
         if self.casing is not None:
@@ -63,11 +68,15 @@ class BiLSTMTagger(nn.Module):
         hidden = self.encoder(self.dropout(torch.cat(features, dim=-1)), lengths)  # (batch, seq_len, 2 * hidden)
         return self.output(self.dropout(hidden))
 
-    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood per sentence (CRF) or mean cross-entropy per real token."""
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor,
+             class_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean negative log-likelihood per sentence (CRF) or mean cross-entropy per real token, with
+        `class_weights` (one per tag) the weighted mean; a CRF scores whole sentences, so it takes none."""
         if self.crf is not None:
+            if class_weights is not None:
+                raise ValueError("class weights need a per-token loss; this tagger has a CRF")
             return -self.crf(emissions, tags, mask).mean()
-        return nn.functional.cross_entropy(emissions[mask], tags[mask])
+        return nn.functional.cross_entropy(emissions[mask], tags[mask], weight=class_weights)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
         """Best tag ids of each sentence, as long as the sentence."""

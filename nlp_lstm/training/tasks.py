@@ -36,10 +36,12 @@ class ClassificationTask:
 
     summary_metrics = ("accuracy", "macro_f1")
 
-    def __init__(self, label_names: Sequence[str], pad_id: int = 0, max_length: int | None = None) -> None:
+    def __init__(self, label_names: Sequence[str], pad_id: int = 0, max_length: int | None = None,
+                 class_weights: Sequence[float] | None = None) -> None:
         self.label_names = list(label_names)
         self.pad_id = pad_id
         self.max_length = max_length
+        self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
 
     def lengths(self, split: EncodedSplit) -> list[int]:
         """Each example's length after truncation, for length bucketing."""
@@ -51,8 +53,10 @@ class ClassificationTask:
                        self.max_length)
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        """Mean cross-entropy of the batch."""
-        return nn.functional.cross_entropy(model(batch.ids, batch.lengths), batch.labels)
+        """Mean cross-entropy of the batch (weighted by the labels' class weights when there are any)."""
+        logits = model(batch.ids, batch.lengths)
+        weights = None if self.class_weights is None else self.class_weights.to(logits.device)
+        return nn.functional.cross_entropy(logits, batch.labels, weight=weights)
 
     def evaluate(
         self, model: nn.Module, split: EncodedSplit, device: torch.device
@@ -87,8 +91,9 @@ class TaggingTask:
     """
 
     def __init__(self, tag_names: Sequence[str], data_scheme: str | None, model_scheme: str | None,
-                 pad_id: int = 0) -> None:
+                 pad_id: int = 0, class_weights: Sequence[float] | None = None) -> None:
         self.tag_names = list(tag_names)
+        self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         self.data_scheme = data_scheme
         self.model_scheme = model_scheme
         self.pad_id = pad_id
@@ -107,7 +112,8 @@ class TaggingTask:
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """The tagger's loss on the batch."""
         emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing)
-        return model.loss(emissions, batch.labels, batch.mask)
+        weights = None if self.class_weights is None else self.class_weights.to(emissions.device)
+        return model.loss(emissions, batch.labels, batch.mask, weights)
 
     def decode(self, tag_ids: Sequence[Sequence[int]]) -> list[list[str]]:
         """Tag ids -> tag names in the data's scheme."""

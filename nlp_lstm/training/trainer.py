@@ -52,9 +52,12 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
         self.verbose = verbose  # one line per epoch on stdout
+        # frozen parameters (fixed pretrained vectors) stay out of the optimizer, so weight decay leaves them alone
         self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
+            weight_decay=config.weight_decay
         )
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
 
     def evaluate(self, split: Any) -> tuple[dict[str, Any], Any]:
         """Metrics and predictions of the current model on a split."""
@@ -71,6 +74,13 @@ class Trainer:
         the model keeps its last weights."""
         config = self.config
         sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed)
+        total_steps = config.epochs * len(sampler)
+        if config.max_steps:
+            total_steps = min(total_steps, config.max_steps)
+        self.scheduler = None  # linear: from the learning rate down to 0 at the last planned step
+        if config.lr_schedule == "linear":
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
+                                                               lambda step: max(0.0, 1 - step / total_steps))
         result = TrainResult()
         best_state = None
         bad_epochs = 0
@@ -86,6 +96,7 @@ class Trainer:
                 **{f"dev_{name}": dev_metrics[name] for name in self.task.summary_metrics if name in dev_metrics},
                 "train_tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
                 "train_seconds": seconds,
+                "learning_rate": self.optimizer.param_groups[0]["lr"],
             }
             result.history.append(row)
             improved = score > result.best_score
@@ -94,6 +105,9 @@ class Trainer:
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             else:
                 bad_epochs += 1
+                if config.lr_schedule == "plateau" and dev is not None:
+                    for group in self.optimizer.param_groups:
+                        group["lr"] *= config.lr_decay
             self._checkpoint(result, best=improved)
             if self.verbose:
                 dev_text = f"  dev {config.metric} {score:.4f}{' (best)' if improved else ''}" if dev_metrics else ""
@@ -128,6 +142,8 @@ class Trainer:
             if self.config.clip_grad_norm > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
             self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
             loss_sum += loss.detach()
             steps += 1
             result.steps += 1

@@ -1,0 +1,175 @@
+"""Modelling options that move accuracy: embedding and recurrent dropout, class weights, learning-rate
+schedules. Each is checked for what it does to the numbers, not only that it runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import write_slice
+from torch import nn
+
+from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
+from nlp_lstm.data.batching import collate
+from nlp_lstm.errors import ConfigError
+from nlp_lstm.models.classifier import BiLSTMClassifier
+from nlp_lstm.models.dropout import EmbeddingDropout
+from nlp_lstm.models.encoder import BiLSTMEncoder
+from nlp_lstm.models.tagger import BiLSTMTagger
+from nlp_lstm.runs import train
+from nlp_lstm.training.class_weights import class_weights
+from nlp_lstm.training.tasks import ClassificationTask
+
+# ---------------------------------------------------------------- dropout
+
+
+def test_embedding_dropout_zeroes_whole_word_vectors_in_training_only() -> None:
+    torch.manual_seed(0)
+    dropout = EmbeddingDropout(0.5)
+    x = torch.randn(8, 50, 16) + 3  # no exact zeros of its own
+    out = dropout(x)
+    zeroed = (out == 0).all(dim=-1)  # (8, 50): whole vectors dropped
+    assert ((out == 0).any(dim=-1) == zeroed).all()  # never part of a vector
+    assert 0.35 < zeroed.float().mean() < 0.65
+    assert torch.allclose(out[~zeroed], x[~zeroed] * 2)  # the kept ones scaled by 1 / (1 - p)
+    dropout.eval()
+    assert torch.equal(dropout(x), x)
+
+
+def test_recurrent_dropout_masks_hidden_weights_in_training_only() -> None:
+    torch.manual_seed(0)
+    encoder = BiLSTMEncoder(6, 8, num_layers=2, recurrent_dropout=0.5)
+    plain = BiLSTMEncoder(6, 8, num_layers=2)
+    plain.load_state_dict(encoder.state_dict())
+    x, lengths = torch.randn(3, 7, 6), torch.tensor([7, 4, 1])
+    encoder.eval()
+    plain.eval()
+    assert torch.equal(encoder(x, lengths), plain(x, lengths))  # eval: the exact encoder
+    encoder.train()
+    plain.train()
+    out = encoder(x, lengths)
+    assert not torch.allclose(out, plain(x, lengths))
+    out.sum().backward()
+    assert encoder.forward_layers[0].weight_hh_l0.grad.abs().sum() > 0  # gradients reach the real weights
+    # the module's own parameters are untouched by the mask
+    assert torch.equal(encoder.forward_layers[0].weight_hh_l0, plain.forward_layers[0].weight_hh_l0)
+
+
+# ---------------------------------------------------------------- class weights
+
+
+def test_balanced_class_weights_follow_scikit_learn() -> None:
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = ["neg"] * 30 + ["pos"] * 10 + ["neutral"] * 5
+    names = ["neg", "neutral", "pos"]
+    ours = class_weights("balanced", names, labels)
+    theirs = compute_class_weight("balanced", classes=pytest.importorskip("numpy").array(names), y=labels)
+    assert ours == pytest.approx(list(theirs))
+    assert class_weights("", names, labels) is None
+    assert class_weights({"pos": 3.0}, names, labels) == [1.0, 1.0, 3.0]
+    # a tagger's table may name an entity type: all of its prefixes get the weight
+    tags = ["B-PER", "E-PER", "I-PER", "O", "S-LOC", "S-PER"]
+    assert class_weights({"PER": 2.0, "O": 0.5}, tags, []) == [2.0, 2.0, 2.0, 0.5, 1.0, 2.0]
+    with pytest.raises(ConfigError, match="training.class_weights names 'ORG'.*labels: B-PER"):
+        class_weights({"ORG": 2.0}, tags, [])
+
+
+def test_class_weights_change_the_loss_as_a_weighted_mean() -> None:
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(20, 2, 8, 8).eval()  # no dropout: both losses see the same logits
+    batch = collate([[2, 3, 4], [5, 6], [7, 8, 9, 10]], [0, 1, 2], [0, 1, 1], 0)
+    logits = model(batch.ids, batch.lengths)
+    per_example = nn.functional.cross_entropy(logits, batch.labels, reduction="none")
+    weights = [1.0, 3.0]
+    loss = ClassificationTask(["a", "b"], class_weights=weights).loss(model, batch)
+    w = torch.tensor([weights[k] for k in batch.labels.tolist()])
+    assert loss.item() == pytest.approx(((per_example * w).sum() / w.sum()).item(), rel=1e-5)
+    assert ClassificationTask(["a", "b"]).loss(model, batch).item() == pytest.approx(per_example.mean().item(),
+                                                                                     rel=1e-5)
+
+
+def test_a_crf_tagger_refuses_class_weights() -> None:
+    tagger = BiLSTMTagger(10, 3, 4, 4, crf=True)
+    emissions = torch.zeros(1, 2, 3)
+    with pytest.raises(ValueError, match="CRF"):
+        tagger.loss(emissions, torch.zeros(1, 2, dtype=torch.long), torch.ones(1, 2, dtype=torch.bool),
+                    torch.ones(3))
+
+
+# ---------------------------------------------------------------- runs with the options
+
+
+@pytest.fixture(scope="module")
+def sst2(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sst2")
+    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 600)
+    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
+    return folder
+
+
+def small_config(folder: Path, **training: object) -> Config:
+    return Config(
+        data=DataConfig(train=f"tsv:{folder / 'train.tsv'}", dev=f"tsv:{folder / 'dev.tsv'}", text_column="sentence"),
+        tokenizer=TokenizerConfig(vocab_size=3000),
+        model=ModelConfig(embedding_dim=8, hidden_size=8, embedding_dropout=0.1, recurrent_dropout=0.2),
+        training=TrainingConfig(**{"epochs": 3, "batch_size": 64, "seed": 0, "device": "cpu", **training}),
+    )
+
+
+def quiet(config: Config, output: Path) -> dict:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return train(config, output, progress=False).metrics
+
+
+def history(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def test_linear_schedule_decays_to_zero_and_plateau_multiplies_by_lr_decay(sst2: Path, tmp_path: Path) -> None:
+    quiet(small_config(sst2, lr_schedule="linear", learning_rate=0.01), tmp_path / "linear")
+    rates = [row["learning_rate"] for row in history(tmp_path / "linear")]
+    steps_per_epoch = history(tmp_path / "linear")[0]["steps"]
+    assert rates == pytest.approx([0.01 * (1 - e / 3) for e in (1, 2, 3)], abs=1e-9)
+    assert steps_per_epoch == 10  # 600 rows / 64
+    config = small_config(sst2, lr_schedule="plateau", lr_decay=0.25, learning_rate=0.01, epochs=4, patience=0)
+    quiet(config, tmp_path / "plateau")
+    rows = history(tmp_path / "plateau")
+    best, lr = float("-inf"), 0.01
+    for row in rows:  # the rate each epoch trained at: times 0.25 after an epoch without a dev gain
+        assert row["learning_rate"] == pytest.approx(lr)
+        if row["dev_accuracy"] > best:
+            best = row["dev_accuracy"]
+        else:
+            lr *= 0.25
+    assert lr < 0.01  # the run had a plateau to react to
+
+
+def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2: Path, tmp_path: Path) -> None:
+    metrics = quiet(small_config(sst2, class_weights="balanced"), tmp_path / "run")
+    train_labels = [line.split("\t")[1] for line in (sst2 / "train.tsv").read_text().splitlines()[1:]]
+    n, counts = len(train_labels), {label: train_labels.count(label) for label in "01"}
+    assert metrics["data"]["class_weights"] == pytest.approx({k: n / (2 * c) for k, c in counts.items()})
+    with pytest.raises(ConfigError, match="training.class_weights names 'maybe'"):
+        quiet(small_config(sst2, class_weights={"maybe": 2.0}), tmp_path / "bad")
+
+
+@pytest.mark.parametrize("section, key, value, expected", [
+    ("model", "embedding_dropout", 1.0, "a float in [0, 1)"),
+    ("model", "recurrent_dropout", -0.1, "a float in [0, 1)"),
+    ("model", "unknown_init", "ones", "one of uniform, normal, zeros"),
+    ("model", "freeze_embeddings", True, "false without model.pretrained_vectors"),
+    ("training", "lr_schedule", "cosine", "one of constant, plateau, linear"),
+    ("training", "lr_decay", 1.0, "a float in (0, 1)"),
+    ("training", "class_weights", "inverse", '"balanced" or a table'),
+    ("training", "class_weights", {"pos": -1}, '"balanced" or a table'),
+])
+def test_bad_option_values_are_named(section: str, key: str, value: object, expected: str) -> None:
+    cls = ModelConfig if section == "model" else TrainingConfig
+    with pytest.raises(ConfigError, match=rf"'{section}\.{key}' parameter must be .*{re.escape(expected)}"):
+        cls(**{key: value})
