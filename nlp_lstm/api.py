@@ -20,8 +20,10 @@ from .config import ModelConfig, TokenizerConfig, TrainingConfig
 from .evaluation.metrics import is_entity_tagset, tagging_metrics
 from .model_dir import SavedModel, load_model_dir, save_model_dir
 from .models.classifier import BiLSTMClassifier
+from .models.pretrained import init_pretrained, pretrained_vocabulary
 from .predictor import TagPredictor, predict_proba_ids
 from .text.tokenizers import TextTokenizer
+from .training.class_weights import class_weights
 from .training.device import resolve_device
 from .training.tasks import ClassificationTask, EncodedSplit
 from .training.trainer import Trainer
@@ -62,6 +64,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         bidirectional: bool = True,
         dropout: float = 0.3,
         pooling: str = "max",
+        embedding_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        pretrained_vectors: str = "",
+        freeze_embeddings: bool = False,
+        extend_vocab: int = 0,
         tokenizer: str = "word",
         lowercase: bool = True,
         vocab_size: int = 50000,
@@ -73,6 +80,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: float = 0.01,
         clip_grad_norm: float = 1.0,
         patience: int = 2,
+        lr_schedule: str = "constant",
+        class_weight: str | dict | None = None,
         random_state: int = 0,
         device: str = "auto",
         verbose: bool = False,
@@ -83,6 +92,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.pooling = pooling
+        self.embedding_dropout = embedding_dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.pretrained_vectors = pretrained_vectors
+        self.freeze_embeddings = freeze_embeddings
+        self.extend_vocab = extend_vocab
+        self.lr_schedule = lr_schedule
+        self.class_weight = class_weight
         self.tokenizer = tokenizer
         self.lowercase = lowercase
         self.vocab_size = vocab_size
@@ -102,10 +118,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """The hyperparameters as the pipeline's validated config sections."""
         tokenizer = TokenizerConfig(self.tokenizer, self.lowercase, self.vocab_size, self.min_freq)
         model = ModelConfig(self.embedding_dim, self.hidden_size, self.num_layers, self.bidirectional, self.dropout,
-                            self.pooling)
+                            self.pooling, embedding_dropout=self.embedding_dropout,
+                            recurrent_dropout=self.recurrent_dropout, pretrained_vectors=self.pretrained_vectors,
+                            freeze_embeddings=self.freeze_embeddings, extend_vocab=self.extend_vocab)
         training = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                                   weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
-                                  patience=self.patience, seed=self.random_state, device=self.device)
+                                  patience=self.patience, seed=self.random_state, device=self.device,
+                                  lr_schedule=self.lr_schedule, class_weights=_class_weight(self.class_weight))
         if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 1:
             raise ValueError(f"The 'max_length' parameter must be a positive int. Got {self.max_length!r} instead.")
         return tokenizer, model, training
@@ -136,8 +155,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"The number of classes has to be greater than one; got {len(self.classes_)} class")
         device = resolve_device(self.device)
         torch.manual_seed(self.random_state)
-        self.tokenizer_ = TextTokenizer.train(texts, tokenizer_config.kind, tokenizer_config.lowercase,
-                                              tokenizer_config.vocab_size, tokenizer_config.min_freq)
+        tokenizer = TextTokenizer.train(texts, tokenizer_config.kind, tokenizer_config.lowercase,
+                                        tokenizer_config.vocab_size, tokenizer_config.min_freq)
+        self.tokenizer_, vectors, added = pretrained_vocabulary(tokenizer, model_config)
         self.vocab_ = self.tokenizer_.vocab
         train = self._encode(texts, labels)
         dev = None
@@ -148,8 +168,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             dev = self._encode(dev_texts, dev_labels, "eval_set[1]")
         m = model_config
         model = BiLSTMClassifier(len(self.tokenizer_), len(self.classes_), m.embedding_dim, m.hidden_size,
-                                 m.num_layers, m.bidirectional, m.dropout, m.pooling, self.tokenizer_.pad_id)
-        task = ClassificationTask([str(c) for c in self.classes_], self.tokenizer_.pad_id, self.max_length)
+                                 m.num_layers, m.bidirectional, m.dropout, m.pooling, self.tokenizer_.pad_id,
+                                 m.embedding_dropout, m.recurrent_dropout)
+        self.pretrained_ = None if vectors is None else init_pretrained(
+            model.embedding, self.tokenizer_, vectors, m, train.ids, self.random_state, added)
+        names = [str(c) for c in self.classes_]
+        weights = class_weights(training_config.class_weights, names, [str(label) for label in labels.tolist()])
+        task = ClassificationTask(names, self.tokenizer_.pad_id, self.max_length, weights)
         trainer = Trainer(model, training_config, device, task, progress=self.verbose, verbose=self.verbose)
         self.history_ = trainer.fit(train, dev).history
         self.model_ = model.eval()
@@ -202,6 +227,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return estimator
 
 
+def _class_weight(value: str | dict | None) -> str | dict:
+    """scikit-learn's `class_weight` (None, "balanced" or {label: weight}) as training.class_weights."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return {str(label): weight for label, weight in value.items()}
+    return value
+
+
 def _check_sequences(X: Any, name: str) -> list[list[str]]:
     """A list of token (or tag) lists, or a ValueError naming the first bad entry."""
     if isinstance(X, (str, bytes)):
@@ -231,6 +265,11 @@ class SequenceTagger(BaseEstimator):
         casing_embedding_dim: int = 0,
         crf: bool = True,
         tag_scheme: str = "bioes",
+        embedding_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        pretrained_vectors: str = "",
+        freeze_embeddings: bool = False,
+        extend_vocab: int = 0,
         lowercase: bool = False,
         digits_to_zero: bool = False,
         vocab_size: int = 50000,
@@ -241,6 +280,8 @@ class SequenceTagger(BaseEstimator):
         weight_decay: float = 0.0,
         clip_grad_norm: float = 5.0,
         patience: int = 3,
+        lr_schedule: str = "constant",
+        class_weight: str | dict | None = None,
         random_state: int = 0,
         device: str = "auto",
         verbose: bool = False,
@@ -249,6 +290,13 @@ class SequenceTagger(BaseEstimator):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
+        self.embedding_dropout = embedding_dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.pretrained_vectors = pretrained_vectors
+        self.freeze_embeddings = freeze_embeddings
+        self.extend_vocab = extend_vocab
+        self.lr_schedule = lr_schedule
+        self.class_weight = class_weight
         self.char_embedding_dim = char_embedding_dim
         self.char_filters = char_filters
         self.casing_embedding_dim = casing_embedding_dim
@@ -288,11 +336,14 @@ class SequenceTagger(BaseEstimator):
             model=ModelConfig(self.embedding_dim, self.hidden_size, self.num_layers, True, self.dropout,
                               char_embedding_dim=self.char_embedding_dim, char_filters=self.char_filters,
                               casing_embedding_dim=self.casing_embedding_dim, crf=self.crf,
-                              tag_scheme=self.tag_scheme),
+                              tag_scheme=self.tag_scheme, embedding_dropout=self.embedding_dropout,
+                              recurrent_dropout=self.recurrent_dropout, pretrained_vectors=self.pretrained_vectors,
+                              freeze_embeddings=self.freeze_embeddings, extend_vocab=self.extend_vocab),
             training=TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                                     weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
                                     patience=self.patience, metric="f1" if entity else "accuracy",
-                                    seed=self.random_state, device=self.device),
+                                    seed=self.random_state, device=self.device, lr_schedule=self.lr_schedule,
+                                    class_weights=_class_weight(self.class_weight)),
         )
         device = resolve_device(self.device)
         torch.manual_seed(self.random_state)
@@ -304,6 +355,7 @@ class SequenceTagger(BaseEstimator):
         prepared.model.eval()
         self.tags_ = list(prepared.saved.labels)
         self.vocab_ = prepared.saved.tokenizer.vocab
+        self.pretrained_ = prepared.data_notes.get("pretrained")
         return self
 
     def predict(self, X: Sequence[Sequence[str]]) -> list[list[str]]:

@@ -35,6 +35,7 @@ from .io import atomic_write_text, write_json
 from .model_dir import SavedModel, load_model_dir, save_model_dir
 from .models.classifier import BiLSTMClassifier
 from .models.crf import scheme_constraints
+from .models.pretrained import format_coverage, init_pretrained, pretrained_vocabulary
 from .models.tagger import BiLSTMTagger
 from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
 from .text.features import CASINGS, build_char_vocab, encode_words
@@ -117,6 +118,7 @@ def _prepare_classification(config: Config) -> _Prepared:
     label_ids = {split: _label_ids(data, label_to_id, split) for split, data in splits.items()}
     tok = config.tokenizer
     tokenizer = TextTokenizer.train(train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq)
+    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model)
     encoded = {split: EncodedSplit(tokenizer.encode_batch(data.texts), label_ids[split])
                for split, data in splits.items()}
     m = config.model
@@ -135,6 +137,9 @@ def _prepare_classification(config: Config) -> _Prepared:
     weights = class_weights(config.training.class_weights, labels, train_set.labels)
     task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length, weights)
     notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {})}
+    if vectors is not None:
+        notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
+                                              config.training.seed, added)
     return _Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()},
                      f"labels: {', '.join(labels)}", write, format_metrics, notes)
 
@@ -172,6 +177,7 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     tok, m = config.tokenizer, config.model
     tokenizer = TextTokenizer.train_words(train_set.sentences, tok.lowercase, tok.digits_to_zero, tok.vocab_size,
                                           tok.min_freq)
+    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m)
     char_vocab = build_char_vocab(train_set.sentences) if m.char_embedding_dim else None
     encoded = {}
     for name, data in splits.items():
@@ -204,6 +210,9 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
              "stats": {name: tag_statistics(data.tags, data_scheme, encoded[name].ids, tokenizer.unk_id)
                        for name, data in splits.items()},
              **({"class_weights": dict(zip(tag_names, weights))} if weights else {})}
+    if vectors is not None:
+        notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
+                                              config.training.seed, added)
     return _Prepared(model, TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights), encoded,
                      saved, {split: len(data) for split, data in splits.items()}, summary, write,
                      format_tagging_metrics, notes)
@@ -253,6 +262,8 @@ def train(
 
     print(f"data: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} | {prepared.summary} | "
           f"vocab {len(prepared.saved.tokenizer):,} | device {device}")
+    if "pretrained" in prepared.data_notes:
+        print(format_coverage(prepared.data_notes["pretrained"]))
     trainer = Trainer(prepared.model, config.training, device, prepared.task, run_dir / "checkpoints", progress)
     result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch)
     save_model_dir(run_dir / "model", prepared.saved)

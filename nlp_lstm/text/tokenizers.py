@@ -125,6 +125,19 @@ class TextTokenizer:
         tokenizer.train_from_iterator((word for sentence in sentences for word in sentence), trainer=trainer)
         return cls(tokenizer)
 
+    def with_words(self, words: Iterable[str]) -> TextTokenizer:
+        """A copy whose vocabulary also holds `words` (new ids after the existing ones, in the given order);
+        word-level tokenizers only, since a subword vocabulary cannot take whole words."""
+        if not isinstance(self.tokenizer.model, models.WordLevel):
+            raise ConfigError(f"adding pretrained words needs a word-level vocabulary (tokenizer.kind = word or "
+                              f"char, or a tagger); this one is {type(self.tokenizer.model).__name__}")
+        vocab = self.tokenizer.get_vocab()
+        for word in words:
+            vocab.setdefault(word, len(vocab))
+        extended = HFTokenizer.from_str(self.tokenizer.to_str())
+        extended.model = models.WordLevel(vocab, unk_token=UNK)
+        return TextTokenizer(extended)
+
     def __len__(self) -> int:
         return len(self.vocab)
 

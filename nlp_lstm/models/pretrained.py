@@ -1,0 +1,80 @@
+"""Pretrained word vectors into a model: vocabulary extension, the embedding's rows, freezing, coverage.
+
+Used the same way by classifiers and taggers, from the command line and from the estimators:
+`pretrained_vocabulary` before the training data is encoded (the vocabulary may grow), then
+`init_pretrained` on the built model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..errors import ConfigError
+from ..text.tokenizers import TextTokenizer
+from ..text.vectors import WordVectors, embedding_matrix, load_vectors
+
+
+def pretrained_vocabulary(tokenizer: TextTokenizer, m: ModelConfig
+                          ) -> tuple[TextTokenizer, WordVectors | None, int]:
+    """Load `m.pretrained_vectors` (None when unset) and add to the vocabulary up to `m.extend_vocab` of the
+    most frequent pretrained words it lacks; also returns how many were added. The added words come from
+    the vectors file alone, never from dev or test data: a dev or test word gets a vector only if it is
+    among them."""
+    if not m.pretrained_vectors:
+        return tokenizer, None, 0
+    vectors = load_vectors(m.pretrained_vectors)
+    if vectors.dim != m.embedding_dim:
+        raise ConfigError(f"model.embedding_dim is {m.embedding_dim} but {m.pretrained_vectors} has "
+                          f"{vectors.dim}-dimensional vectors; set model.embedding_dim = {vectors.dim}")
+    new: list[str] = []
+    if m.extend_vocab:
+        known = tokenizer.vocab.get_stoi()
+        for word in vectors.words:
+            if len(new) == m.extend_vocab:
+                break
+            if word not in known:
+                new.append(word)
+        tokenizer = tokenizer.with_words(new)
+    return tokenizer, vectors, len(new)
+
+
+def init_pretrained(embedding: nn.Embedding, tokenizer: TextTokenizer, vectors: WordVectors, m: ModelConfig,
+                    train_ids: Sequence[Sequence[int]], seed: int = 0, added_words: int = 0) -> dict[str, Any]:
+    """Copy the vectors into `embedding` (words without one as `m.unknown_init` says), freeze it when
+    `m.freeze_embeddings`; returns the coverage of the training data: the share of its tokens and of its
+    word types that got a pretrained vector."""
+    itos = tokenizer.vocab.get_itos()
+    matrix, found = embedding_matrix(itos, vectors, specials=(tokenizer.pad_id, tokenizer.unk_id),
+                                     padding_idx=tokenizer.pad_id, lowercase_fallback=m.lowercase_fallback,
+                                     unknown_init=m.unknown_init, seed=seed)
+    with torch.no_grad():
+        embedding.weight.copy_(torch.from_numpy(matrix))
+    embedding.weight.requires_grad_(not m.freeze_embeddings)
+    counts = np.bincount(np.fromiter((i for ids in train_ids for i in ids), dtype=np.int64), minlength=len(itos))
+    counts[tokenizer.pad_id] = 0
+    train_types = counts > 0
+    train_types[tokenizer.unk_id] = False  # not a word type; its tokens do count as tokens without a vector
+    return {
+        "vectors": m.pretrained_vectors,
+        "dim": vectors.dim,
+        "vocab_size": len(itos),
+        "words_with_vector": int(found.sum()),
+        "train_token_coverage": float(counts[found].sum() / max(counts.sum(), 1)),
+        "train_type_coverage": float((train_types & found).sum() / max(train_types.sum(), 1)),
+        "added_words": added_words,
+        "frozen": m.freeze_embeddings,
+    }
+
+
+def format_coverage(info: dict[str, Any]) -> str:
+    """One log line about the pretrained vectors a run uses."""
+    added = f", {info['added_words']:,} pretrained words added to the vocabulary" if info["added_words"] else ""
+    frozen = ", frozen" if info["frozen"] else ", fine-tuned"
+    return (f"pretrained vectors {info['vectors']} ({info['dim']}d{frozen}): {info['train_token_coverage']:.1%} of "
+            f"training tokens and {info['train_type_coverage']:.1%} of training word types have one{added}")
