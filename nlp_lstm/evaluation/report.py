@@ -223,8 +223,9 @@ def _slices(path: Path, predictions: list[dict[str, Any]], correct: list[bool]) 
     coverage = 1 - sum(unknown) / total if total else 1.0
     length_order = length_buckets()
     return [
-        ("p", f"Vocabulary coverage of this split: {coverage:.2%} of its {total:,} tokens are in the training "
-              f"vocabulary ({len(tokenizer):,} entries). Lengths count tokens (an empty text counts as 1)."),
+        ("p", f"Vocabulary coverage of this split: {coverage:.2%} of its {total:,} tokens are in the model's "
+              f"vocabulary ({len(tokenizer):,} entries: training tokens, plus any pretrained words it added). "
+              f"Lengths count tokens (an empty text counts as 1)."),
         ("table", ["length (tokens)", "texts", "accuracy"],
          accuracy_by([length_bucket(max(len(row), 1)) for row in ids], correct, length_order)),
         ("table", ["unknown tokens", "texts", "accuracy"],

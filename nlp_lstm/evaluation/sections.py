@@ -86,7 +86,7 @@ def data_section(data: dict[str, Any], intro: str, unit: str) -> tuple[list[Bloc
         rows.append([name, f"{split['examples']:,}", f"{split['tokens']:,}", f"{summary['mean']:.1f}",
                      f"{summary['median']:.0f}", f"{summary['p95']:.0f}", f"{summary['max']:.0f}", f"{coverage:.2%}"])
     blocks += [("p", f"Lengths count {unit} as the model reads them (before any truncation); vocabulary coverage "
-                     f"is the share of {unit} that are in the training vocabulary."),
+                     f"is the share of {unit} that are in the model's vocabulary."),
                ("table", ["split", "examples", unit, "mean length", "median", "95th percentile", "max",
                           "vocabulary coverage"], rows),
                ("img", "length_histogram", "Length histogram")]

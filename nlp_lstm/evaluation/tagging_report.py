@@ -214,8 +214,9 @@ def _unknown_blocks(unknown: list[list[bool]] | None, gold: list[list[str]], pre
         correct += [a == b for a, b in zip(g, p)]
     n_unknown = keys.count("unknown")
     blocks: list[Block] = [
-        ("p", f"{n_unknown:,} of {len(keys):,} tokens ({n_unknown / max(len(keys), 1):.2%}) are not in the training "
-              f"vocabulary (after the model's lowercasing and digit mapping, if any); character features, where the "
+        ("p", f"{n_unknown:,} of {len(keys):,} tokens ({n_unknown / max(len(keys), 1):.2%}) are not in the model's "
+              f"vocabulary (training words, plus any pretrained words it added; after the model's lowercasing "
+              f"and digit mapping, if any); character features, where the "
               f"model has them, still see their spelling."),
         ("table", ["words", "tokens", "token accuracy"], accuracy_by(keys, correct, ["in vocabulary", "unknown"]))]
     if gold_spans:
