@@ -76,6 +76,12 @@ def data_section(data: dict[str, Any], intro: str, unit: str) -> tuple[list[Bloc
     vocabulary coverage, the label distribution and their plots."""
     sizes = [[name, f"{size:,}", str(data.get(name) or "")] for name, size in data.get("sizes", {}).items()]
     blocks: list[Block] = [("p", intro), ("table", ["split", "examples", "source"], sizes)]
+    pretrained = data.get("pretrained")
+    if pretrained:
+        from ..models.pretrained import format_coverage
+
+        line = format_coverage(pretrained)
+        blocks.append(("p", line[0].upper() + line[1:] + "."))
     stats = {name: value for name, value in (data.get("stats") or {}).items() if value}
     if not stats:
         return blocks, {}

@@ -67,6 +67,8 @@ def test_frozen_vectors_stay_exactly_the_pretrained_ones_and_fine_tuned_ones_mov
     assert info["vectors"] == "glove-6b-50d" and info["dim"] == 50 and info["frozen"] is True
     assert 0.9 < info["train_token_coverage"] <= 1 and 0.8 < info["train_type_coverage"] <= 1
     assert f"{info['train_token_coverage']:.1%} of training tokens" in log
+    report = (tmp_path / "frozen" / "report.md").read_text(encoding="utf-8")
+    assert f"Pretrained vectors glove-6b-50d (50d, frozen): {info['train_token_coverage']:.1%}" in report
 
 
 def test_extend_vocab_adds_the_most_frequent_pretrained_words_only(sst2: Path, tmp_path: Path) -> None:
