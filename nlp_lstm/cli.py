@@ -117,6 +117,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from .evaluation.report import write_report
 
+    seeds_file = Path(args.run_dir) / "seeds.json"
+    if seeds_file.is_file() and not (Path(args.run_dir) / "metrics.json").exists():  # a --seeds run: every seed
+        for name in json.loads(seeds_file.read_text(encoding="utf-8")).get("runs", []):
+            print(f"{name}: {write_report(Path(args.run_dir) / name)['html']}")
+        return
     for name, path in write_report(args.run_dir).items():
         print(f"{name}: {path}")
 

@@ -175,3 +175,19 @@ def test_bad_seeds(capsys, tiny_config: Path, tmp_path: Path, value: str) -> Non
     assert_error(capsys, ["train", tiny_config, "--seeds", value, "--output", tmp_path / "run"],
                  "'--seeds' option must be an int >= 1", repr(value))
     assert not (tmp_path / "run").exists()
+
+
+def test_report_on_a_seeds_run_regenerates_every_seeds_report(seeds_run: tuple[Path, str], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    run, _ = seeds_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    for seed in (0, 1):
+        (copy / f"seed-{seed}" / "report.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    out = capsys.readouterr().out
+    for seed in (0, 1):
+        assert f"seed-{seed}: {copy / f'seed-{seed}' / 'report.html'}" in out
+        assert (copy / f"seed-{seed}" / "report.html").is_file()
