@@ -1,5 +1,6 @@
 import pytest
 
+from nlp_lstm.errors import ConfigError
 from nlp_lstm.text.tokenizers import KINDS, PAD, UNK, TextTokenizer
 
 TEXTS = [
@@ -93,3 +94,20 @@ def test_unreadable_tokenizer_file_is_named(tmp_path):
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match="tokenizer.json"):
         TextTokenizer.load(bad)
+
+
+def test_with_words_extends_a_word_vocabulary_after_its_own_ids() -> None:
+    tokenizer = TextTokenizer.train(["the cat sat", "the dog"], "word")
+    extended = tokenizer.with_words(["cat", "mouse", "house", "mouse"])
+    assert len(extended) == len(tokenizer) + 2  # "cat" is known, "mouse" comes once
+    old = tokenizer.vocab.get_itos()
+    assert extended.vocab.get_itos()[:len(old)] == old  # existing ids do not move
+    assert extended.encode("the mouse sat house zebra") == [
+        tokenizer.encode("the")[0], len(old), tokenizer.encode("sat")[0], len(old) + 1, extended.unk_id]
+    assert tokenizer.encode("mouse") == [tokenizer.unk_id]  # the original is unchanged
+
+
+def test_with_words_refuses_a_subword_vocabulary() -> None:
+    tokenizer = TextTokenizer.train(["the cat sat on the mat"] * 5, "bpe", vocab_size=40)
+    with pytest.raises(ConfigError, match="needs a word-level vocabulary"):
+        tokenizer.with_words(["mouse"])
