@@ -94,8 +94,10 @@ class TokenizerConfig:
     vocab_size: int = 50000  # upper bound, specials included
     min_freq: int = 1  # tokens seen fewer times in train map to <unk>
     digits_to_zero: bool = False  # taggers: every digit becomes 0 before the word lookup
+    split_cjk: bool = True  # each CJK character its own token; false lets bpe / wordpiece learn Chinese words
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.split_cjk, bool), "tokenizer.split_cjk", "true or false", self.split_cjk)
         _check(isinstance(self.digits_to_zero, bool), "tokenizer.digits_to_zero", "true or false",
                self.digits_to_zero)
         _check(self.kind in TOKENIZER_KINDS, "tokenizer.kind", f"one of {', '.join(TOKENIZER_KINDS)}", self.kind)

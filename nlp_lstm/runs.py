@@ -117,7 +117,8 @@ def _prepare_classification(config: Config) -> _Prepared:
     label_to_id = {label: k for k, label in enumerate(labels)}
     label_ids = {split: _label_ids(data, label_to_id, split) for split, data in splits.items()}
     tok = config.tokenizer
-    tokenizer = TextTokenizer.train(train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq)
+    tokenizer = TextTokenizer.train(train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq,
+                                    tok.split_cjk)
     tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model)
     encoded = {split: EncodedSplit(tokenizer.encode_batch(data.texts), label_ids[split])
                for split, data in splits.items()}

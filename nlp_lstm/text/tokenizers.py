@@ -39,11 +39,14 @@ def _word_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     )
 
 
-def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int) -> tuple[HFTokenizer, trainers.Trainer]:
-    """An untrained HF tokenizer of the given kind and the trainer that fills its vocabulary."""
+def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int, split_cjk: bool = True
+              ) -> tuple[HFTokenizer, trainers.Trainer]:
+    """An untrained HF tokenizer of the given kind and the trainer that fills its vocabulary; `split_cjk`
+    makes every CJK character a word of its own before the model sees it (off: bpe and wordpiece can
+    learn multi-character Chinese words from unsegmented text)."""
     if kind == "word":
         tokenizer = HFTokenizer(models.WordLevel(unk_token=UNK))
-        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=True)
+        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=split_cjk)
         tokenizer.pre_tokenizer = _word_pre_tokenizer()
         trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
     elif kind == "char":
@@ -57,7 +60,7 @@ def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int) -> tup
         trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
     elif kind == "bpe":
         tokenizer = HFTokenizer(models.BPE(unk_token=UNK, end_of_word_suffix="</w>"))
-        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=True)
+        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=split_cjk)
         tokenizer.pre_tokenizer = _word_pre_tokenizer()
         tokenizer.decoder = decoders.BPEDecoder(suffix="</w>")
         trainer = trainers.BpeTrainer(
@@ -65,7 +68,7 @@ def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int) -> tup
         )
     elif kind == "wordpiece":
         tokenizer = HFTokenizer(models.WordPiece(unk_token=UNK))
-        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=True)
+        tokenizer.normalizer = _normalizer(lowercase, chinese_chars=split_cjk)
         tokenizer.pre_tokenizer = _word_pre_tokenizer()
         tokenizer.decoder = decoders.WordPiece()
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
@@ -104,9 +107,10 @@ class TextTokenizer:
         lowercase: bool = True,
         vocab_size: int = 50000,
         min_freq: int = 1,
+        split_cjk: bool = True,
     ) -> TextTokenizer:
         """Learn a vocabulary of at most `vocab_size` tokens (specials included) from training texts."""
-        tokenizer, trainer = _pipeline(kind, lowercase, vocab_size, min_freq)
+        tokenizer, trainer = _pipeline(kind, lowercase, vocab_size, min_freq, split_cjk)
         tokenizer.train_from_iterator(texts, trainer=trainer)
         return cls(tokenizer)
 

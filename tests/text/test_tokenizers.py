@@ -111,3 +111,12 @@ def test_with_words_refuses_a_subword_vocabulary() -> None:
     tokenizer = TextTokenizer.train(["the cat sat on the mat"] * 5, "bpe", vocab_size=40)
     with pytest.raises(ConfigError, match="needs a word-level vocabulary"):
         tokenizer.with_words(["mouse"])
+
+
+def test_split_cjk_off_lets_bpe_learn_chinese_words() -> None:
+    texts = ["这个手机很好用", "这个手机不好用", "屏幕很好", "手机屏幕不好"] * 20
+    joined = TextTokenizer.train(texts, "bpe", vocab_size=60, split_cjk=False)
+    split = TextTokenizer.train(texts, "bpe", vocab_size=60)
+    assert all(len(token.removesuffix("</w>")) == 1 for token in split.tokenize("这个手机很好用"))
+    pieces = [token.removesuffix("</w>") for token in joined.tokenize("这个手机很好用")]
+    assert "".join(pieces) == "这个手机很好用" and max(len(piece) for piece in pieces) >= 2
