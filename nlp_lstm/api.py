@@ -73,6 +73,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         lowercase: bool = True,
         vocab_size: int = 50000,
         min_freq: int = 1,
+        split_cjk: bool = True,
         max_length: int = 256,
         epochs: int = 5,
         batch_size: int = 64,
@@ -103,6 +104,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.lowercase = lowercase
         self.vocab_size = vocab_size
         self.min_freq = min_freq
+        self.split_cjk = split_cjk
         self.max_length = max_length
         self.epochs = epochs
         self.batch_size = batch_size
@@ -116,7 +118,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def _configs(self) -> tuple[TokenizerConfig, ModelConfig, TrainingConfig]:
         """The hyperparameters as the pipeline's validated config sections."""
-        tokenizer = TokenizerConfig(self.tokenizer, self.lowercase, self.vocab_size, self.min_freq)
+        tokenizer = TokenizerConfig(self.tokenizer, self.lowercase, self.vocab_size, self.min_freq,
+                                    split_cjk=self.split_cjk)
         model = ModelConfig(self.embedding_dim, self.hidden_size, self.num_layers, self.bidirectional, self.dropout,
                             self.pooling, embedding_dropout=self.embedding_dropout,
                             recurrent_dropout=self.recurrent_dropout, pretrained_vectors=self.pretrained_vectors,
@@ -156,7 +159,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         torch.manual_seed(self.random_state)
         tokenizer = TextTokenizer.train(texts, tokenizer_config.kind, tokenizer_config.lowercase,
-                                        tokenizer_config.vocab_size, tokenizer_config.min_freq)
+                                        tokenizer_config.vocab_size, tokenizer_config.min_freq,
+                                        tokenizer_config.split_cjk)
         self.tokenizer_, vectors, added = pretrained_vocabulary(tokenizer, model_config)
         self.vocab_ = self.tokenizer_.vocab
         train = self._encode(texts, labels)

@@ -186,3 +186,13 @@ def test_tagger_in_cross_val_score(conll):
     (X, y), _ = conll
     scores = cross_val_score(SequenceTagger(**{**TAGGER, "epochs": 1}), X[:200], y[:200], cv=2)
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_split_cjk_reaches_the_tokenizer():
+    texts = ["这个手机很好用", "这个手机不好用", "屏幕很好", "手机屏幕不好"] * 20
+    labels = [1, 0, 1, 0] * 20
+    options = dict(tokenizer="bpe", vocab_size=60, embedding_dim=8, hidden_size=8, epochs=1, device="cpu")
+    joined = TextClassifier(split_cjk=False, **options).fit(texts, labels)
+    split = TextClassifier(**options).fit(texts, labels)
+    assert max(len(t.removesuffix("</w>")) for t in joined.tokenizer_.tokenize("这个手机很好用")) >= 2
+    assert all(len(t.removesuffix("</w>")) == 1 for t in split.tokenizer_.tokenize("这个手机很好用"))
