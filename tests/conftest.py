@@ -92,3 +92,12 @@ def classifier_run(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         training=TrainingConfig(epochs=2, batch_size=32, max_steps=20, seed=0, device="cpu"),
     )
     return train(config, folder / "run", progress=False).run_dir
+
+
+@pytest.fixture(scope="session")
+def sst2_600(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """train.tsv: the first 600 SST-2 training phrases; dev.tsv: the first 100 GLUE dev sentences."""
+    folder = tmp_path_factory.mktemp("sst2_600")
+    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 600)
+    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
+    return folder

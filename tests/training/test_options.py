@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_slice
 from torch import nn
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
@@ -105,14 +104,6 @@ def test_a_crf_tagger_refuses_class_weights() -> None:
 # ---------------------------------------------------------------- runs with the options
 
 
-@pytest.fixture(scope="module")
-def sst2(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sst2")
-    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 600)
-    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
-    return folder
-
-
 def small_config(folder: Path, **training: object) -> Config:
     return Config(
         data=DataConfig(train=f"tsv:{folder / 'train.tsv'}", dev=f"tsv:{folder / 'dev.tsv'}", text_column="sentence"),
@@ -131,13 +122,13 @@ def history(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
 
 
-def test_linear_schedule_decays_to_zero_and_plateau_multiplies_by_lr_decay(sst2: Path, tmp_path: Path) -> None:
-    quiet(small_config(sst2, lr_schedule="linear", learning_rate=0.01), tmp_path / "linear")
+def test_linear_schedule_decays_to_zero_and_plateau_multiplies_by_lr_decay(sst2_600: Path, tmp_path: Path) -> None:
+    quiet(small_config(sst2_600, lr_schedule="linear", learning_rate=0.01), tmp_path / "linear")
     rates = [row["learning_rate"] for row in history(tmp_path / "linear")]
     steps_per_epoch = history(tmp_path / "linear")[0]["steps"]
     assert rates == pytest.approx([0.01 * (1 - e / 3) for e in (1, 2, 3)], abs=1e-9)
     assert steps_per_epoch == 10  # 600 rows / 64
-    config = small_config(sst2, lr_schedule="plateau", lr_decay=0.25, learning_rate=0.01, epochs=4, patience=0)
+    config = small_config(sst2_600, lr_schedule="plateau", lr_decay=0.25, learning_rate=0.01, epochs=4, patience=0)
     quiet(config, tmp_path / "plateau")
     rows = history(tmp_path / "plateau")
     best, lr = float("-inf"), 0.01
@@ -150,13 +141,13 @@ def test_linear_schedule_decays_to_zero_and_plateau_multiplies_by_lr_decay(sst2:
     assert lr < 0.01  # the run had a plateau to react to
 
 
-def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2: Path, tmp_path: Path) -> None:
-    metrics = quiet(small_config(sst2, class_weights="balanced"), tmp_path / "run")
-    train_labels = [line.split("\t")[1] for line in (sst2 / "train.tsv").read_text().splitlines()[1:]]
+def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2_600: Path, tmp_path: Path) -> None:
+    metrics = quiet(small_config(sst2_600, class_weights="balanced"), tmp_path / "run")
+    train_labels = [line.split("\t")[1] for line in (sst2_600 / "train.tsv").read_text().splitlines()[1:]]
     n, counts = len(train_labels), {label: train_labels.count(label) for label in "01"}
     assert metrics["data"]["class_weights"] == pytest.approx({k: n / (2 * c) for k, c in counts.items()})
     with pytest.raises(ConfigError, match="training.class_weights names 'maybe'"):
-        quiet(small_config(sst2, class_weights={"maybe": 2.0}), tmp_path / "bad")
+        quiet(small_config(sst2_600, class_weights={"maybe": 2.0}), tmp_path / "bad")
 
 
 @pytest.mark.parametrize("section, key, value, expected", [

