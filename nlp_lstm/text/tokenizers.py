@@ -10,6 +10,7 @@ Ids 0 and 1 are always `<pad>` and `<unk>`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -89,6 +90,17 @@ def _word_level(lowercase: bool, digits_to_zero: bool) -> HFTokenizer:
     return tokenizer
 
 
+def _canonical_ids(tokenizer: HFTokenizer) -> HFTokenizer:
+    """The same subword tokenizer with its ids in a fixed order (specials, then tokens sorted). The
+    subword trainers add the end-of-word forms of the alphabet in hash-map order, so the same data gave
+    other ids on every run, and with them another model; the merges and the token set do not vary."""
+    data = json.loads(tokenizer.to_str())
+    vocab = data["model"]["vocab"]
+    order = SPECIALS + sorted(token for token in vocab if token not in SPECIALS)
+    data["model"]["vocab"] = {token: k for k, token in enumerate(order)}
+    return HFTokenizer.from_str(json.dumps(data))
+
+
 class TextTokenizer:
     """Turns texts into token ids; wraps a trained `tokenizers.Tokenizer` saved as one tokenizer.json."""
 
@@ -112,6 +124,8 @@ class TextTokenizer:
         """Learn a vocabulary of at most `vocab_size` tokens (specials included) from training texts."""
         tokenizer, trainer = _pipeline(kind, lowercase, vocab_size, min_freq, split_cjk)
         tokenizer.train_from_iterator(texts, trainer=trainer)
+        if kind in ("bpe", "wordpiece"):
+            tokenizer = _canonical_ids(tokenizer)
         return cls(tokenizer)
 
     @classmethod

@@ -120,3 +120,15 @@ def test_split_cjk_off_lets_bpe_learn_chinese_words() -> None:
     assert all(len(token.removesuffix("</w>")) == 1 for token in split.tokenize("这个手机很好用"))
     pieces = [token.removesuffix("</w>") for token in joined.tokenize("这个手机很好用")]
     assert "".join(pieces) == "这个手机很好用" and max(len(piece) for piece in pieces) >= 2
+
+
+@pytest.mark.parametrize("kind", ["bpe", "wordpiece"])
+def test_subword_ids_are_the_same_on_every_training(kind: str) -> None:
+    from nlp_lstm.data.sources import load_texts
+
+    texts = load_texts("embedded:zh-reviews", "text", "label").texts[:3000]
+    first = TextTokenizer.train(texts, kind, vocab_size=3000, min_freq=2, split_cjk=False)
+    second = TextTokenizer.train(texts, kind, vocab_size=3000, min_freq=2, split_cjk=False)
+    assert first.vocab.get_itos() == second.vocab.get_itos()  # the trainers alone order these differently
+    assert first.vocab.get_itos()[:2] == [PAD, UNK]
+    assert first.encode_batch(texts[:50]) == second.encode_batch(texts[:50])
