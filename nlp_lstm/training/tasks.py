@@ -55,7 +55,7 @@ class ClassificationTask:
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """Mean cross-entropy of the batch (weighted by the labels' class weights when there are any)."""
         logits = model(batch.ids, batch.lengths)
-        weights = None if self.class_weights is None else self.class_weights.to(logits.device)
+        weights = _on_device(self, logits.device)
         return nn.functional.cross_entropy(logits, batch.labels, weight=weights)
 
     def evaluate(
@@ -112,7 +112,7 @@ class TaggingTask:
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """The tagger's loss on the batch."""
         emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing)
-        weights = None if self.class_weights is None else self.class_weights.to(emissions.device)
+        weights = _on_device(self, emissions.device)
         return model.loss(emissions, batch.labels, batch.mask, weights)
 
     def decode(self, tag_ids: Sequence[Sequence[int]]) -> list[list[str]]:
@@ -129,3 +129,10 @@ class TaggingTask:
         predicted = self.decode(predict_tag_ids(model, split.ids, split.chars, split.casing, device,
                                                 pad_id=self.pad_id))
         return tagging_metrics(split.gold, predicted, self.data_scheme), predicted
+
+
+def _on_device(task: ClassificationTask | TaggingTask, device: torch.device) -> torch.Tensor | None:
+    """The task's class weights on `device`, moved there once rather than on every step."""
+    if task.class_weights is not None and task.class_weights.device != device:
+        task.class_weights = task.class_weights.to(device)
+    return task.class_weights
