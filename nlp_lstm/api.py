@@ -27,6 +27,7 @@ from .training.class_weights import class_weights
 from .training.device import resolve_device
 from .training.tasks import ClassificationTask, EncodedSplit
 from .training.trainer import Trainer
+from .training.unk_replacement import unk_replacement
 
 
 def _check_texts(X: Any, name: str = "X") -> list[str]:
@@ -83,6 +84,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 2,
         lr_schedule: str = "constant",
         class_weight: str | dict | None = None,
+        unk_replace: float = 0.0,
         random_state: int = 0,
         device: str = "auto",
         verbose: bool = False,
@@ -100,6 +102,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.extend_vocab = extend_vocab
         self.lr_schedule = lr_schedule
         self.class_weight = class_weight
+        self.unk_replace = unk_replace
         self.tokenizer = tokenizer
         self.lowercase = lowercase
         self.vocab_size = vocab_size
@@ -127,7 +130,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         training = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                                   weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
                                   patience=self.patience, seed=self.random_state, device=self.device,
-                                  lr_schedule=self.lr_schedule, class_weights=_class_weight(self.class_weight))
+                                  lr_schedule=self.lr_schedule, class_weights=_class_weight(self.class_weight),
+                                  unk_replace=self.unk_replace)
         if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 1:
             raise ValueError(f"The 'max_length' parameter must be a positive int. Got {self.max_length!r} instead.")
         return tokenizer, model, training
@@ -178,7 +182,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             model.embedding, self.tokenizer_, vectors, m, train.ids, self.random_state, added)
         names = [str(c) for c in self.classes_]
         weights = class_weights(training_config.class_weights, names, [str(label) for label in labels.tolist()])
-        task = ClassificationTask(names, self.tokenizer_.pad_id, self.max_length, weights)
+        replacement = unk_replacement(train.ids, len(self.tokenizer_), self.tokenizer_.unk_id,
+                                      training_config.unk_replace, self.random_state)
+        task = ClassificationTask(names, self.tokenizer_.pad_id, self.max_length, weights, replacement)
         trainer = Trainer(model, training_config, device, task, progress=self.verbose, verbose=self.verbose)
         self.history_ = trainer.fit(train, dev).history
         self.model_ = model.eval()
@@ -286,6 +292,7 @@ class SequenceTagger(BaseEstimator):
         patience: int = 3,
         lr_schedule: str = "constant",
         class_weight: str | dict | None = None,
+        unk_replace: float = 0.0,
         random_state: int = 0,
         device: str = "auto",
         verbose: bool = False,
@@ -301,6 +308,7 @@ class SequenceTagger(BaseEstimator):
         self.extend_vocab = extend_vocab
         self.lr_schedule = lr_schedule
         self.class_weight = class_weight
+        self.unk_replace = unk_replace
         self.char_embedding_dim = char_embedding_dim
         self.char_filters = char_filters
         self.casing_embedding_dim = casing_embedding_dim
@@ -347,7 +355,8 @@ class SequenceTagger(BaseEstimator):
                                     weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
                                     patience=self.patience, metric="f1" if entity else "accuracy",
                                     seed=self.random_state, device=self.device, lr_schedule=self.lr_schedule,
-                                    class_weights=_class_weight(self.class_weight)),
+                                    class_weights=_class_weight(self.class_weight),
+                                    unk_replace=self.unk_replace),
         )
         device = resolve_device(self.device)
         torch.manual_seed(self.random_state)

@@ -177,12 +177,14 @@ class TrainingConfig:
     lr_schedule: str = "constant"  # constant | plateau (times lr_decay after an epoch without dev gain) | linear
     lr_decay: float = 0.5  # plateau: the factor the learning rate is multiplied by
     class_weights: Any = ""  # "" (none) | "balanced" (inverse training frequency) | a table {label = weight}
+    unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
 
     def __post_init__(self) -> None:
         _check(self.lr_schedule in LR_SCHEDULES, "training.lr_schedule", f"one of {', '.join(LR_SCHEDULES)}",
                self.lr_schedule)
         _check(_is_real(self.lr_decay) and 0 < self.lr_decay < 1, "training.lr_decay", "a float in (0, 1)",
                self.lr_decay)
+        _fraction("training.unk_replace", self.unk_replace)
         weights = self.class_weights
         table_ok = isinstance(weights, dict) and weights and all(
             isinstance(k, str) and _is_real(v) and v > 0 for k, v in weights.items())

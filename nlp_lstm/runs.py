@@ -44,6 +44,7 @@ from .training.class_weights import class_weights
 from .training.device import resolve_device
 from .training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
 from .training.trainer import Trainer
+from .training.unk_replacement import UnkReplacement, unk_replacement
 
 
 @dataclass
@@ -136,8 +137,11 @@ def _prepare_classification(config: Config) -> _Prepared:
     stats = {split: split_statistics(data.labels, encoded[split].ids, tokenizer.unk_id)
              for split, data in splits.items()}
     weights = class_weights(config.training.class_weights, labels, train_set.labels)
-    task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length, weights)
-    notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {})}
+    replacement = unk_replacement(encoded["train"].ids, len(tokenizer), tokenizer.unk_id,
+                                  config.training.unk_replace, config.training.seed)
+    task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length, weights, replacement)
+    notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {}),
+             **_unk_note(replacement)}
     if vectors is not None:
         notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
                                               config.training.seed, added)
@@ -207,16 +211,27 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     if weights and m.crf:
         raise ConfigError("training.class_weights weight the per-token loss, but a CRF scores whole sentences; "
                           "set model.crf = false to use them")
+    replacement = unk_replacement(encoded["train"].ids, len(tokenizer), tokenizer.unk_id,
+                                  config.training.unk_replace, config.training.seed)
     notes = {"unseen_tags": unseen, "scheme": data_scheme,
              "stats": {name: tag_statistics(data.tags, data_scheme, encoded[name].ids, tokenizer.unk_id)
                        for name, data in splits.items()},
-             **({"class_weights": dict(zip(tag_names, weights))} if weights else {})}
+             **({"class_weights": dict(zip(tag_names, weights))} if weights else {}),
+             **_unk_note(replacement)}
     if vectors is not None:
         notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
                                               config.training.seed, added)
-    return _Prepared(model, TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights), encoded,
+    task = TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights, replacement)
+    return _Prepared(model, task, encoded,
                      saved, {split: len(data) for split, data in splits.items()}, summary, write,
                      format_tagging_metrics, notes)
+
+
+def _unk_note(replacement: UnkReplacement | None) -> dict[str, Any]:
+    """metrics.json's record of the <unk> replacement, when there is one."""
+    if replacement is None:
+        return {}
+    return {"unk_replace": {"probability": replacement.probability, "rare_words": replacement.num_rare}}
 
 
 def _unseen_tags(sequences: Sequence[Sequence[str]], train_tags: Sequence[str], entity: bool) -> list[str]:

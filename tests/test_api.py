@@ -196,3 +196,23 @@ def test_split_cjk_reaches_the_tokenizer():
     split = TextClassifier(**options).fit(texts, labels)
     assert max(len(t.removesuffix("</w>")) for t in joined.tokenizer_.tokenize("这个手机很好用")) >= 2
     assert all(len(t.removesuffix("</w>")) == 1 for t in split.tokenizer_.tokenize("这个手机很好用"))
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "tagger"])
+def test_unk_replace_reaches_training(estimator, data, conll):
+    """With replacement the <unk> row is trained; without it (and no weight decay) it keeps its init."""
+    if estimator == "classifier":
+        X, y = data["train"]
+        make = lambda p: TextClassifier(embedding_dim=8, hidden_size=8, epochs=1, weight_decay=0.0,  # noqa: E731
+                                        unk_replace=p, device="cpu")
+    else:
+        (X, y), _ = conll
+        X, y = X[:300], y[:300]
+        make = lambda p: SequenceTagger(**{**TAGGER, "epochs": 1, "weight_decay": 0.0, "unk_replace": p})  # noqa: E731
+    assert clone(make(0.5)).get_params()["unk_replace"] == 0.5
+    rows = []
+    for p in (0.0, 0.5):
+        fitted = make(p).fit(X, y)
+        model = fitted.predictor_.saved.model if estimator == "tagger" else fitted.model_
+        rows.append(model.embedding.weight[fitted.vocab_["<unk>"]].detach())
+    assert (rows[1] - rows[0]).abs().max().item() > 1e-3

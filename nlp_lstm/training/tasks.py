@@ -18,6 +18,7 @@ from ..data.batching import Batch, collate, collate_tagged
 from ..data.tag_schemes import convert_sequences
 from ..evaluation.metrics import classification_metrics, tagging_metrics
 from ..predictor import predict_proba_ids, predict_tag_ids
+from .unk_replacement import UnkReplacement
 
 
 @dataclass
@@ -37,8 +38,9 @@ class ClassificationTask:
     summary_metrics = ("accuracy", "macro_f1")
 
     def __init__(self, label_names: Sequence[str], pad_id: int = 0, max_length: int | None = None,
-                 class_weights: Sequence[float] | None = None) -> None:
+                 class_weights: Sequence[float] | None = None, unk_replacement: UnkReplacement | None = None) -> None:
         self.label_names = list(label_names)
+        self.unk_replacement = unk_replacement  # applied to training batches only
         self.pad_id = pad_id
         self.max_length = max_length
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
@@ -48,9 +50,10 @@ class ClassificationTask:
         return [len(ids) if self.max_length is None else min(len(ids), self.max_length) for ids in split.ids]
 
     def collate(self, split: EncodedSplit, indices: Sequence[int]) -> Batch:
-        """The padded batch of these examples."""
-        return collate([split.ids[i] for i in indices], indices, [split.labels[i] for i in indices], self.pad_id,
-                       self.max_length)
+        """The padded training batch of these examples."""
+        batch = collate([split.ids[i] for i in indices], indices, [split.labels[i] for i in indices], self.pad_id,
+                        self.max_length)
+        return _replace_unk(self, batch)
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """Mean cross-entropy of the batch (weighted by the labels' class weights when there are any)."""
@@ -91,8 +94,10 @@ class TaggingTask:
     """
 
     def __init__(self, tag_names: Sequence[str], data_scheme: str | None, model_scheme: str | None,
-                 pad_id: int = 0, class_weights: Sequence[float] | None = None) -> None:
+                 pad_id: int = 0, class_weights: Sequence[float] | None = None,
+                 unk_replacement: UnkReplacement | None = None) -> None:
         self.tag_names = list(tag_names)
+        self.unk_replacement = unk_replacement  # applied to training batches only
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         self.data_scheme = data_scheme
         self.model_scheme = model_scheme
@@ -104,10 +109,11 @@ class TaggingTask:
         return [len(ids) for ids in split.ids]
 
     def collate(self, split: EncodedTagged, indices: Sequence[int]) -> Batch:
-        """The padded batch of these sentences."""
+        """The padded training batch of these sentences."""
         pick = lambda rows: None if rows is None else [rows[i] for i in indices]  # noqa: E731
-        return collate_tagged(pick(split.ids), indices, pick(split.tags), pick(split.chars), pick(split.casing),
-                              self.pad_id)
+        batch = collate_tagged(pick(split.ids), indices, pick(split.tags), pick(split.chars), pick(split.casing),
+                               self.pad_id)
+        return _replace_unk(self, batch)
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """The tagger's loss on the batch."""
@@ -129,6 +135,13 @@ class TaggingTask:
         predicted = self.decode(predict_tag_ids(model, split.ids, split.chars, split.casing, device,
                                                 pad_id=self.pad_id))
         return tagging_metrics(split.gold, predicted, self.data_scheme), predicted
+
+
+def _replace_unk(task: ClassificationTask | TaggingTask, batch: Batch) -> Batch:
+    """The batch with rare words replaced by <unk> at random, when the task asks for it."""
+    if task.unk_replacement is not None:
+        batch.ids = task.unk_replacement(batch.ids)
+    return batch
 
 
 def _on_device(task: ClassificationTask | TaggingTask, device: torch.device) -> torch.Tensor | None:

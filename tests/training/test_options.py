@@ -7,8 +7,10 @@ import contextlib
 import io
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,13 +18,15 @@ from torch import nn
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.data.batching import collate
 from nlp_lstm.errors import ConfigError
+from nlp_lstm.model_dir import load_model_dir
 from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.models.dropout import EmbeddingDropout
 from nlp_lstm.models.encoder import BiLSTMEncoder
 from nlp_lstm.models.tagger import BiLSTMTagger
 from nlp_lstm.runs import train
 from nlp_lstm.training.class_weights import class_weights
-from nlp_lstm.training.tasks import ClassificationTask
+from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
+from nlp_lstm.training.unk_replacement import UnkReplacement
 
 # ---------------------------------------------------------------- dropout
 
@@ -101,6 +105,39 @@ def test_a_crf_tagger_refuses_class_weights() -> None:
                     torch.ones(3))
 
 
+# ---------------------------------------------------------------- <unk> replacement
+
+
+def test_unk_replacement_touches_only_words_seen_once_at_the_given_rate() -> None:
+    train_ids = [[5, 6, 7, 5], [6, 8, 9, 2]]  # 7, 8, 9 once; 2 is <unk> itself; 5, 6 twice
+    replace = UnkReplacement(train_ids, vocab_size=12, unk_id=2, probability=0.5, seed=0)
+    assert replace.num_rare == 3
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10, 0]] * 4000)  # 10 never seen in training, 0 padding
+    out = replace(ids)
+    changed = out != ids
+    assert not changed[:, [0, 1, 5, 6]].any()  # frequent, unseen and padding positions stay
+    assert (out[changed] == 2).all()
+    assert changed[:, 2:5].float().mean().item() == pytest.approx(0.5, abs=0.02)
+    again = UnkReplacement(train_ids, 12, 2, 0.5, seed=0)(ids)
+    assert torch.equal(out, again)  # its own seeded generator: the same batches every run
+    assert not torch.equal(out, UnkReplacement(train_ids, 12, 2, 0.5, seed=1)(ids))
+
+
+def test_tasks_replace_in_training_batches_only() -> None:
+    split = EncodedSplit([[3, 4], [3, 5]], [0, 1])
+    replace = UnkReplacement(split.ids, 6, unk_id=1, probability=0.999, seed=0)
+    batch = ClassificationTask(["a", "b"], unk_replacement=replace).collate(split, [0, 1])
+    assert batch.ids.tolist() == [[3, 1], [3, 1]]
+    tagged = EncodedTagged([[3, 4], [3, 5]], [[0, 0], [0, 0]], [["x", "x"], ["x", "x"]])
+    batch = TaggingTask(["x"], None, None, unk_replacement=replace).collate(tagged, [0, 1])
+    assert batch.ids.tolist() == [[3, 1], [3, 1]]
+    model = BiLSTMClassifier(6, 2, 4, 4)
+    probabilities = ClassificationTask(["a", "b"], unk_replacement=replace).evaluate(
+        model.eval(), split, torch.device("cpu"))[1]
+    plain = ClassificationTask(["a", "b"]).evaluate(model, split, torch.device("cpu"))[1]
+    np.testing.assert_allclose(probabilities, plain)  # scoring sees the real words
+
+
 # ---------------------------------------------------------------- runs with the options
 
 
@@ -159,8 +196,27 @@ def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2_600:
     ("training", "lr_decay", 1.0, "a float in (0, 1)"),
     ("training", "class_weights", "inverse", '"balanced" or a table'),
     ("training", "class_weights", {"pos": -1}, '"balanced" or a table'),
+    ("training", "unk_replace", 1.5, "a float in [0, 1)"),
 ])
 def test_bad_option_values_are_named(section: str, key: str, value: object, expected: str) -> None:
     cls = ModelConfig if section == "model" else TrainingConfig
     with pytest.raises(ConfigError, match=rf"'{section}\.{key}' parameter must be .*{re.escape(expected)}"):
         cls(**{key: value})
+
+
+def test_unk_replace_trains_the_unk_vector_and_is_recorded(sst2_600: Path, tmp_path: Path) -> None:
+    def unk_row(run: Path) -> torch.Tensor:
+        saved = load_model_dir(run / "model", torch.device("cpu"))
+        return saved.model.embedding.weight[saved.tokenizer.unk_id].detach()
+
+    plain = quiet(small_config(sst2_600, weight_decay=0.0, epochs=1), tmp_path / "plain")
+    replaced = quiet(small_config(sst2_600, weight_decay=0.0, epochs=1, unk_replace=0.5), tmp_path / "replaced")
+    assert "unk_replace" not in plain["data"]
+    tokenizer = load_model_dir(tmp_path / "replaced" / "model", torch.device("cpu")).tokenizer
+    texts = [line.split("\t")[0] for line in (sst2_600 / "train.tsv").read_text().splitlines()[1:]]
+    counts = Counter(i for ids in tokenizer.encode_batch(texts) for i in ids)
+    singletons = sum(1 for i, count in counts.items() if count == 1 and i != tokenizer.unk_id)
+    assert replaced["data"]["unk_replace"] == {"probability": 0.5, "rare_words": singletons}
+    # same seed, same initialisation: without replacement <unk> never occurs and its row never moves
+    change = (unk_row(tmp_path / "replaced") - unk_row(tmp_path / "plain")).abs().max().item()
+    assert change > 1e-3
