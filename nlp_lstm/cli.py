@@ -53,14 +53,14 @@ def _read_inputs(path: Path, text_field: str) -> list[str | list[str]]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def _seed_count(text: str) -> int:
-    """The value of --seeds as an int >= 1."""
+def _count(option: str, text: str) -> int:
+    """The value of --seeds or --jobs as an int >= 1."""
     try:
         count = int(text)
     except ValueError:
         count = 0
     if count < 1:
-        raise ConfigError(f"The '--seeds' option must be an int >= 1. Got {text!r} instead.")
+        raise ConfigError(f"The '{option}' option must be an int >= 1. Got {text!r} instead.")
     return count
 
 
@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .config import load_config
     from .runs import train
 
-    seeds = _seed_count(args.seeds)
+    seeds, jobs = _count("--seeds", args.seeds), _count("--jobs", args.jobs)
     config = load_config(args.config, args.set)
     if args.device is not None:
         config.training.device = args.device
@@ -78,7 +78,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         return
     from .seeds import format_summary, train_seeds
 
-    result = train_seeds(config, seeds, args.output, name=name, progress=progress)
+    result = train_seeds(config, seeds, args.output, name=name, progress=progress, jobs=jobs)
     print(format_summary(result.summary))
     print(f"seeds: {result.run_dir / 'seeds.md'}  (all metrics: {result.run_dir / 'seeds.json'})")
 
@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="1", metavar="N",
                    help="train N seeds (training.seed, +1, ...), each in DIR/seed-K, and write the mean ± std of "
                         "every metric to DIR/seeds.json and seeds.md (default: 1, a single run)")
+    p.add_argument("--jobs", default="1", metavar="N",
+                   help="with --seeds: train N seeds at once in separate processes, each with its share of the "
+                        "CPU threads and its output in DIR/seed-K.log (default: 1, one after another)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")

@@ -4,6 +4,7 @@ published BiLSTM results beside ours (README's "Reproduce" section shows its out
     python scripts/reproduce.py                      # every recipe, 3 seeds each (hours on 2 CPU cores)
     python scripts/reproduce.py --quick              # a sanity pass: 1 seed, a few steps each (minutes)
     python scripts/reproduce.py --only sst2 conll    # some of them; --seeds N to change the count
+    python scripts/reproduce.py --jobs 2             # two seeds at a time, one thread each
 
 Run it from the repository root: the recipes read ../shared/data. Each experiment is a multi-seed run
 (`nlp-lstm train --seeds N`) under --output; results.md and results.json are written after each one,
@@ -55,7 +56,7 @@ EXPERIMENTS = [
 QUICK = ("training.max_steps=20", "training.epochs=1")
 
 
-def run(experiment: Experiment, seeds: int, quick: bool, output: Path) -> dict[str, Any]:
+def run(experiment: Experiment, seeds: int, quick: bool, output: Path, jobs: int = 1) -> dict[str, Any]:
     """Train one experiment over `seeds` seeds; its row of the results table."""
     from nlp_lstm.config import load_config
     from nlp_lstm.seeds import train_seeds
@@ -64,7 +65,7 @@ def run(experiment: Experiment, seeds: int, quick: bool, output: Path) -> dict[s
     config = load_config(REPO / experiment.recipe, overrides)
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        result = train_seeds(config, seeds, output / experiment.name, experiment.name, progress=False)
+        result = train_seeds(config, seeds, output / experiment.name, experiment.name, progress=False, jobs=jobs)
     stats = result.summary["metrics"][experiment.split][experiment.metric]
     row = {"name": experiment.name, "recipe": experiment.recipe, "split": experiment.split,
            "metric": experiment.metric, "mean": stats["mean"], "std": stats["std"], "values": stats["values"],
@@ -107,19 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="seeds per experiment (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a few steps per recipe: checks the pipeline only")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds trained at once, each in its own process (2 on a 2-core machine)")
     parser.add_argument("--only", nargs="+", choices=[e.name for e in EXPERIMENTS], help="run only these")
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "reproduce", help="where runs and tables go")
     args = parser.parse_args(argv)
     seeds = 1 if args.quick and args.seeds == 3 else args.seeds
-    if seeds < 1:
-        parser.error("--seeds must be at least 1")
+    if seeds < 1 or args.jobs < 1:
+        parser.error("--seeds and --jobs must be at least 1")
     output = args.output / ("quick" if args.quick else "full")
     rows = []
     for experiment in EXPERIMENTS:
         if args.only and experiment.name not in args.only:
             continue
         print(f"{experiment.name}: {experiment.recipe}, {seeds} seed(s) ...", flush=True)
-        rows.append(run(experiment, seeds, args.quick, output))
+        rows.append(run(experiment, seeds, args.quick, output, args.jobs))
         print(f"  {rows[-1]['split']} {rows[-1]['metric']} {100 * rows[-1]['mean']:.2f} ± "
               f"{100 * rows[-1]['std']:.2f} in {rows[-1]['minutes']:.1f} min", flush=True)
         output.mkdir(parents=True, exist_ok=True)

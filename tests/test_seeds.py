@@ -191,3 +191,28 @@ def test_report_on_a_seeds_run_regenerates_every_seeds_report(seeds_run: tuple[P
     for seed in (0, 1):
         assert f"seed-{seed}: {copy / f'seed-{seed}' / 'report.html'}" in out
         assert (copy / f"seed-{seed}" / "report.html").is_file()
+
+
+def test_jobs_train_the_seeds_in_parallel_with_the_same_results(seeds_run: tuple[Path, str], tiny_config: Path,
+                                                                 tmp_path: Path) -> None:
+    sequential, _ = seeds_run
+    run = tmp_path / "run"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["train", str(tiny_config), "--seeds", "2", "--jobs", "2", "--output", str(run)]) == 0
+    assert "2 seeds, 2 at a time with 1 thread(s) each" in out.getvalue()
+    for seed in (0, 1):
+        log = (run / f"seed-{seed}.log").read_text()
+        assert "run directory: " in log and "epoch 1:" in log  # the worker's output, not the terminal's
+        parallel = json.loads((run / f"seed-{seed}" / "metrics.json").read_text())
+        alone = json.loads((sequential / f"seed-{seed}" / "metrics.json").read_text())
+        assert parallel["seed"] == seed
+        assert (parallel["dev"], parallel["test"]) == (alone["dev"], alone["test"])  # one thread each way
+    assert json.loads((run / "seeds.json").read_text())["runs"] == ["seed-0", "seed-1"]
+
+
+@pytest.mark.parametrize("value", ["0", "x"])
+def test_bad_jobs(capsys, tiny_config: Path, tmp_path: Path, value: str) -> None:
+    assert_error(capsys, ["train", tiny_config, "--seeds", "2", "--jobs", value, "--output", tmp_path / "run"],
+                 "'--jobs' option must be an int >= 1", repr(value))
+    assert not (tmp_path / "run").exists()
