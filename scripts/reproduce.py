@@ -72,17 +72,21 @@ def run(experiment: Experiment, seeds: int, quick: bool, output: Path, jobs: int
            "seeds": result.summary["seeds"], "published": experiment.published, "target": experiment.target,
            "minutes": (time.perf_counter() - started) / 60, "run_dir": str(result.run_dir)}
     if experiment.name == "zh-reviews":
-        row["baseline"] = snownlp_accuracy(result.run_dir / f"seed-{config.training.seed}" / "predictions.jsonl")
+        row["baseline"], row["retrained_baseline"] = snownlp_accuracies(result.run_dir / f"seed-{config.training.seed}")
     return row
 
 
-def snownlp_accuracy(predictions: Path) -> float:
-    """snownlp's `sentiments > 0.5` accuracy on the texts of a zh-reviews predictions.jsonl."""
-    from snownlp import SnowNLP
+def snownlp_accuracies(run_dir: Path) -> tuple[float, float]:
+    """Accuracy of snownlp as shipped (trained on every review, test included) and of snownlp's
+    classifier retrained on our training split only, on the test texts of a zh-reviews run."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from snownlp_baseline import retrained_predictions, shipped_predictions
 
-    rows = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines() if line]
-    hits = [("positive" if SnowNLP(row["text"]).sentiments > 0.5 else "negative") == row["gold"] for row in rows]
-    return sum(hits) / len(hits)
+    rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+            if line]
+    texts, gold = [row["text"] for row in rows], [row["gold"] for row in rows]
+    score = lambda predicted: sum(p == g for p, g in zip(predicted, gold)) / len(gold)  # noqa: E731
+    return score(shipped_predictions(texts)), score(retrained_predictions(run_dir / "config.toml", texts))
 
 
 def table(rows: list[dict[str, Any]], quick: bool) -> str:
@@ -94,11 +98,15 @@ def table(rows: list[dict[str, Any]], quick: bool) -> str:
         published, target = row["published"], row["target"]
         if "baseline" in row:
             published = f"{published}: {100 * row['baseline']:.2f}"
-            met = row["mean"] >= row["baseline"] + 0.05
+            met = "yes" if row["mean"] >= row["baseline"] + 0.05 else "no"
+            if "retrained_baseline" in row:  # the fair comparison: snownlp's classifier on our train split only
+                fair = row["mean"] >= row["retrained_baseline"] + 0.05
+                published += f"; retrained on our train split only: {100 * row['retrained_baseline']:.2f}"
+                met += f" (against the retrained snownlp: {'yes' if fair else 'no'})"
         else:
-            met = row["mean"] * 100 >= float(target.split()[-1])
+            met = "yes" if row["mean"] * 100 >= float(target.split()[-1]) else "no"
         lines.append(f"| {row['name']} | `{row['recipe']}` | {row['split']} {row['metric']} | {ours} | {published} "
-                     f"| {target} | {'yes' if met else 'no'} |")
+                     f"| {target} | {met} |")
     note = ("\n*--quick: a few training steps per recipe, to check the pipeline; these numbers mean nothing.*\n"
             if quick else "")
     return "\n".join(lines) + "\n" + note
