@@ -194,9 +194,14 @@ def train_seeds(
         with ProcessPoolExecutor(jobs, mp_context=context) as pool:
             futures = [pool.submit(_train_logged, seed_config, seed_dir, name, threads)
                        for _, seed_dir, seed_config in plan]
-            for (seed, seed_dir, _), future in zip(plan, futures):
-                runs.append(future.result())
-                print(f"seed {seed} done: {seed_dir}  (log: {seed_dir.with_suffix('.log')})")
+            try:
+                for (seed, seed_dir, _), future in zip(plan, futures):
+                    runs.append(future.result())
+                    print(f"seed {seed} done: {seed_dir}  (log: {seed_dir.with_suffix('.log')})")
+            except BaseException:
+                for future in futures:  # seeds not started yet never start; running ones finish
+                    future.cancel()
+                raise
     summary = {"seeds": [r.metrics["seed"] for r in runs], "runs": [r.run_dir.name for r in runs],
                "metrics": aggregate([r.metrics for r in runs])}
     write_json(run_dir / "seeds.json", summary)

@@ -216,3 +216,10 @@ def test_bad_jobs(capsys, tiny_config: Path, tmp_path: Path, value: str) -> None
     assert_error(capsys, ["train", tiny_config, "--seeds", "2", "--jobs", value, "--output", tmp_path / "run"],
                  "'--jobs' option must be an int >= 1", repr(value))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_failing_seed_in_a_worker_is_reported_by_name(capsys, tiny_config: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.tsv"
+    assert_error(capsys, ["train", tiny_config, "--seeds", "2", "--jobs", "2", "--output", tmp_path / "run",
+                          "--set", f'data.train="tsv:{missing}"'], str(missing))
+    assert not (tmp_path / "run" / "seeds.json").exists()
