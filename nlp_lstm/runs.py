@@ -222,9 +222,8 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
         notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
                                               config.training.seed, added)
     task = TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights, replacement)
-    return _Prepared(model, task, encoded,
-                     saved, {split: len(data) for split, data in splits.items()}, summary, write,
-                     format_tagging_metrics, notes)
+    return _Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()}, summary,
+                     write, format_tagging_metrics, notes)
 
 
 def _unk_note(replacement: UnkReplacement | None) -> dict[str, Any]:
