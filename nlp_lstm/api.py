@@ -182,8 +182,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             model.embedding, self.tokenizer_, vectors, m, train.ids, self.random_state, added)
         names = [str(c) for c in self.classes_]
         weights = class_weights(training_config.class_weights, names, [str(label) for label in labels.tolist()])
-        replacement = unk_replacement(train.ids, len(self.tokenizer_), self.tokenizer_.unk_id,
-                                      training_config.unk_replace, self.random_state)
+        replacement = unk_replacement(self.tokenizer_, train.ids, training_config.unk_replace, self.random_state)
         task = ClassificationTask(names, self.tokenizer_.pad_id, self.max_length, weights, replacement)
         trainer = Trainer(model, training_config, device, task, progress=self.verbose, verbose=self.verbose)
         self.history_ = trainer.fit(train, dev).history

@@ -137,8 +137,8 @@ def _prepare_classification(config: Config) -> _Prepared:
     stats = {split: split_statistics(data.labels, encoded[split].ids, tokenizer.unk_id)
              for split, data in splits.items()}
     weights = class_weights(config.training.class_weights, labels, train_set.labels)
-    replacement = unk_replacement(encoded["train"].ids, len(tokenizer), tokenizer.unk_id,
-                                  config.training.unk_replace, config.training.seed)
+    replacement = unk_replacement(tokenizer, encoded["train"].ids, config.training.unk_replace,
+                                  config.training.seed)
     task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length, weights, replacement)
     notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {}),
              **_unk_note(replacement)}
@@ -211,8 +211,8 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     if weights and m.crf:
         raise ConfigError("training.class_weights weight the per-token loss, but a CRF scores whole sentences; "
                           "set model.crf = false to use them")
-    replacement = unk_replacement(encoded["train"].ids, len(tokenizer), tokenizer.unk_id,
-                                  config.training.unk_replace, config.training.seed)
+    replacement = unk_replacement(tokenizer, encoded["train"].ids, config.training.unk_replace,
+                                  config.training.seed)
     notes = {"unseen_tags": unseen, "scheme": data_scheme,
              "stats": {name: tag_statistics(data.tags, data_scheme, encoded[name].ids, tokenizer.unk_id)
                        for name, data in splits.items()},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -40,9 +41,10 @@ class UnkReplacement:
         return ids.masked_fill(drop, self.unk_id)
 
 
-def unk_replacement(train_ids: Sequence[Sequence[int]], vocab_size: int, unk_id: int, probability: float,
+def unk_replacement(tokenizer: Any, train_ids: Sequence[Sequence[int]], probability: float,
                     seed: int = 0) -> UnkReplacement | None:
-    """The replacement for `training.unk_replace = probability`, or None when it is off."""
+    """The replacement for `training.unk_replace = probability` over this tokenizer's vocabulary, or
+    None when it is off."""
     if probability <= 0:
         return None
-    return UnkReplacement(train_ids, vocab_size, unk_id, probability, seed)
+    return UnkReplacement(train_ids, len(tokenizer), tokenizer.unk_id, probability, seed)
