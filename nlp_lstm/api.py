@@ -17,8 +17,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .config import ModelConfig, TokenizerConfig, TrainingConfig
+from .errors import ModelDirError
 from .evaluation.metrics import is_entity_tagset, tagging_metrics
-from .model_dir import SavedModel, load_model_dir, save_model_dir
+from .model_dir import SavedModel, load_model_dir, model_format, save_model_dir
 from .models.classifier import BiLSTMClassifier
 from .models.pretrained import init_pretrained, pretrained_vocabulary
 from .predictor import TagPredictor, predict_proba_ids
@@ -213,6 +214,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> TextClassifier:
         """A fitted classifier from a model directory written by `save` or by `nlp-lstm train`."""
+        _pytorch_only(path)
         resolved = resolve_device(device)
         saved = load_model_dir(path, resolved)
         if saved.task != "classification":
@@ -234,6 +236,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         estimator.device_ = resolved
         estimator.history_ = []
         return estimator
+
+
+def _pytorch_only(path: str | Path) -> None:
+    """Estimators train and save PyTorch models; exported int8 and ONNX directories are for predicting."""
+    found = model_format(path)
+    if found != "pytorch":
+        raise ModelDirError(f"{path} holds an {found} export, which estimators do not load; predict with "
+                            f"nlp_lstm.Predictor.load / TagPredictor.load or nlp-lstm predict")
 
 
 def _class_weight(value: str | dict | None) -> str | dict:
@@ -392,6 +402,7 @@ class SequenceTagger(BaseEstimator):
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> SequenceTagger:
         """A fitted tagger from a model directory written by `save` or by `nlp-lstm train`."""
+        _pytorch_only(path)
         predictor = TagPredictor.load(path, device)
         if predictor.saved.task != "tagging":
             raise ValueError(f"{path} holds a {predictor.saved.task} model, not a tagger")

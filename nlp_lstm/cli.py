@@ -126,6 +126,24 @@ def cmd_report(args: argparse.Namespace) -> None:
         print(f"{name}: {path}")
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import compare, export_model, load_check_data
+    from .io import write_json
+
+    dataset = load_check_data(args.model_dir, args.data) if args.data else None  # bad data: fail before writing
+    out = export_model(args.model_dir, args.format, args.output)
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    print(f"{args.format} export of {args.model_dir}: {out} ({size / 1e6:.1f} MB)")
+    if dataset is not None:
+        check = compare(args.model_dir, out, dataset)
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        config["export"]["compared"] = check
+        write_json(out / "config.json", config)
+        change = check["accuracy_exported"] - check["accuracy_original"]
+        print(f"on {args.data} ({check['n']:,} {check['unit']}): accuracy {check['accuracy_original']:.4f} -> "
+              f"{check['accuracy_exported']:.4f} ({change:+.4f}); same prediction for {check['agreement']:.2%}")
+
+
 def _prediction_row(prediction: object) -> dict[str, object]:
     """A classifier's or tagger's prediction as a JSON-ready dict."""
     if hasattr(prediction, "label"):
@@ -174,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write predictions as JSON lines here instead of printing them")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="write an ONNX graph or an int8 (CPU) model directory of a trained model")
+    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
+    p.add_argument("--format", required=True, choices=["onnx", "int8"],
+                   help="onnx: model.onnx for onnxruntime; int8: LSTM and Linear weights quantized to int8")
+    p.add_argument("--output", help="where the export goes (default: MODEL_DIR-FORMAT beside MODEL_DIR)")
+    p.add_argument("--data", help="labelled data to compare the export with the original on, e.g. tsv:dev.tsv: "
+                                  "prints both accuracies and how often their predictions agree")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", help="(re)write report.md, report.html and plots for a training run")
     p.add_argument("run_dir", help="a run directory, e.g. runs/zh_reviews")

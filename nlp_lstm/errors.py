@@ -15,3 +15,7 @@ class DataError(NlpLstmError, ValueError):
 
 class ModelDirError(NlpLstmError, FileNotFoundError):
     """A model directory is missing files or holds unreadable ones."""
+
+
+class ExportError(NlpLstmError, RuntimeError):
+    """An exported model does not reproduce the model it was exported from, or cannot be written."""

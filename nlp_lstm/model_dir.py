@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,17 @@ from safetensors.torch import save as save_safetensors
 from .errors import ModelDirError
 from .io import atomic_write_bytes, write_json
 from .models.classifier import BiLSTMClassifier
+from .models.crf import CRF
+from .models.onnx_runtime import OnnxModel
 from .models.tagger import BiLSTMTagger
 from .text.tokenizers import TextTokenizer
 from .text.vocab import Vocab
+from .training.device import resolve_device
 
 FORMAT_VERSION = 1
 FILES = ("config.json", "tokenizer.json", "labels.json", "model.safetensors")
+FORMATS = ("pytorch", "int8", "onnx")
+CRF_FILE = "crf.safetensors"  # an ONNX tagger's CRF transition scores
 
 
 @dataclass
@@ -28,7 +34,7 @@ class SavedModel:
     """Everything needed to predict: the model, its tokenizer, label (or tag) names, truncation length;
     a tagger with character features also has its character vocabulary (saved as chars.json)."""
 
-    model: BiLSTMClassifier | BiLSTMTagger
+    model: BiLSTMClassifier | BiLSTMTagger | OnnxModel
     tokenizer: TextTokenizer
     labels: list[str]
     max_length: int
@@ -37,7 +43,16 @@ class SavedModel:
 
     @property
     def task(self) -> str:
+        if isinstance(self.model, OnnxModel):
+            return self.model.task
         return "tagging" if isinstance(self.model, BiLSTMTagger) else "classification"
+
+    @property
+    def uses_casing(self) -> bool:
+        """A tagger that reads each word's casing class beside the word."""
+        if isinstance(self.model, OnnxModel):
+            return "casing" in self.model.input_names
+        return getattr(self.model, "casing", None) is not None
 
 
 def model_config(model: BiLSTMClassifier | BiLSTMTagger) -> dict[str, Any]:
@@ -99,15 +114,42 @@ def _read_json(path: Path) -> Any:
         raise ModelDirError(f"{path}: not valid JSON ({err})") from None
 
 
+def model_format(path: str | Path) -> str:
+    """How the directory holds its model: pytorch (model.safetensors), int8 (the same weights, quantized to
+    int8 when loaded) or onnx (model.onnx, from `nlp-lstm export`)."""
+    config_path = Path(path) / "config.json"
+    config = _read_json(config_path) if config_path.is_file() else {}
+    found = config.get("format", "pytorch") if isinstance(config, dict) else "pytorch"
+    if found not in FORMATS:
+        raise ModelDirError(f"{config_path}: unknown format {found!r}; expected one of {', '.join(FORMATS)}")
+    return found
+
+
+def inference_device(path: str | Path, name: str = "auto") -> torch.device:
+    """The device to run the model in `path` on: `name` resolved, except that int8 and ONNX models run on
+    the CPU only ("auto" picks the CPU for them; an explicit CUDA device is an error)."""
+    found = model_format(path)
+    if found == "pytorch":
+        return resolve_device(name)
+    if name != "auto" and resolve_device(name).type != "cpu":
+        raise ModelDirError(f"{path} holds an {found} model, which runs on the CPU only; use --device cpu "
+                            f"(or the PyTorch model directory it was exported from)")
+    return torch.device("cpu")
+
+
 def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> SavedModel:
     """Rebuild the model saved in `path`, in eval mode, on `device`."""
     path = Path(path)
     if not path.is_dir():
         raise ModelDirError(f"model directory not found: {path}")
-    missing = [name for name in FILES if not (path / name).is_file()]
+    found = model_format(path)
+    expected = FILES if found != "onnx" else ("config.json", "tokenizer.json", "labels.json", "model.onnx")
+    missing = [name for name in expected if not (path / name).is_file()]
     if missing:
         raise ModelDirError(f"{path} is not a complete model directory: missing {', '.join(missing)} "
-                            f"(expected {', '.join(FILES)})")
+                            f"(expected {', '.join(expected)})")
+    if found != "pytorch" and torch.device(device).type != "cpu":
+        raise ModelDirError(f"{path} holds an {found} model, which runs on the CPU only; use --device cpu")
     config = _read_json(path / "config.json")
     labels = _read_json(path / "labels.json")
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
@@ -117,25 +159,20 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Save
     task = config.get("task", "classification")
     if task not in ("classification", "tagging"):
         raise ModelDirError(f"{path / 'config.json'}: unknown task {task!r}; expected classification or tagging")
-    try:
-        model = (BiLSTMTagger if task == "tagging" else BiLSTMClassifier)(**config["model"])
-    except (TypeError, ValueError) as err:
-        raise ModelDirError(f"{path / 'config.json'}: invalid model section ({err})") from None
-    weights = path / "model.safetensors"
-    try:
-        state = load_safetensors(weights.read_bytes())
-        model.load_state_dict(state)
-    except (SafetensorError, RuntimeError) as err:
-        raise ModelDirError(f"{weights}: unreadable or does not match config.json ({err})") from None
-    if len(labels) != model.output.out_features:
-        raise ModelDirError(f"{path / 'labels.json'}: {len(labels)} labels, but the model has "
-                            f"{model.output.out_features} outputs")
+    model = _load_onnx(path, task, config, len(labels)) if found == "onnx" else _load_torch(path, task, config)
+    outputs = model.num_outputs if isinstance(model, OnnxModel) else model.output.out_features
+    if len(labels) != outputs:
+        raise ModelDirError(f"{path / 'labels.json'}: {len(labels)} labels, but the model has {outputs} outputs")
+    if found == "int8":
+        model = quantize_int8(model)
     tokenizer = TextTokenizer.load(path / "tokenizer.json")
-    if len(tokenizer) != model.embedding.num_embeddings:  # else ids past the embedding crash predict
-        raise ModelDirError(f"{path / 'tokenizer.json'}: {len(tokenizer)} tokens, but model.safetensors has "
-                            f"{model.embedding.num_embeddings} embeddings (files from different runs?)")
+    embeddings = config["model"].get("vocab_size")
+    if len(tokenizer) != embeddings:  # else ids past the embedding crash predict
+        weights = "model.onnx" if found == "onnx" else "model.safetensors"
+        raise ModelDirError(f"{path / 'tokenizer.json'}: {len(tokenizer)} tokens, but {weights} has "
+                            f"{embeddings} embeddings (files from different runs?)")
     char_vocab = None
-    if task == "tagging" and model.char_cnn is not None:
+    if task == "tagging" and config["model"].get("char_vocab_size", 0):
         chars_path = path / "chars.json"
         if not chars_path.is_file():
             raise ModelDirError(f"{path} is not a complete model directory: missing chars.json "
@@ -144,6 +181,46 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Save
             char_vocab = Vocab.from_dict(_read_json(chars_path))
         except (TypeError, ValueError) as err:
             raise ModelDirError(f"{chars_path}: not a character vocabulary ({err})") from None
-    extra = {k: v for k, v in config.items() if k not in ("format_version", "task", "max_length", "model")}
+    extra = {k: v for k, v in config.items()
+             if k not in ("format_version", "task", "max_length", "model", "format", "export")}
     return SavedModel(model.to(device).eval(), tokenizer, labels, int(config.get("max_length", 256)), extra,
                       char_vocab)
+
+
+def _load_torch(path: Path, task: str, config: dict[str, Any]) -> BiLSTMClassifier | BiLSTMTagger:
+    """The PyTorch model of config.json's model section with the weights of model.safetensors."""
+    try:
+        model = (BiLSTMTagger if task == "tagging" else BiLSTMClassifier)(**config["model"])
+    except (TypeError, ValueError) as err:
+        raise ModelDirError(f"{path / 'config.json'}: invalid model section ({err})") from None
+    _load_weights(model, path / "model.safetensors")
+    return model
+
+
+def _load_weights(module: torch.nn.Module, weights: Path) -> None:
+    try:
+        module.load_state_dict(load_safetensors(weights.read_bytes()))
+    except (SafetensorError, RuntimeError) as err:
+        raise ModelDirError(f"{weights}: unreadable or does not match config.json ({err})") from None
+
+
+def _load_onnx(path: Path, task: str, config: dict[str, Any], num_labels: int) -> OnnxModel:
+    """model.onnx on onnxruntime; a tagger's CRF (crf.safetensors) decodes its emission scores."""
+    crf = None
+    if task == "tagging" and config["model"].get("crf"):
+        if not (path / CRF_FILE).is_file():
+            raise ModelDirError(f"{path} is not a complete model directory: missing {CRF_FILE} "
+                                f"(the tagger decodes with a CRF)")
+        crf = CRF(num_labels)
+        _load_weights(crf, path / CRF_FILE)
+    return OnnxModel(path / "model.onnx", task, num_labels, crf)
+
+
+def quantize_int8(model: BiLSTMClassifier | BiLSTMTagger) -> BiLSTMClassifier | BiLSTMTagger:
+    """A copy of `model` with its LSTM and Linear layers dynamically quantized to int8 (CPU only): weights
+    are stored as int8, activations are quantized on the fly per batch."""
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model.cpu(), {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8).eval()

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from .data.batching import collate, collate_tagged, sorted_batches
-from .model_dir import SavedModel, load_model_dir
-from .training.device import resolve_device
+from .model_dir import SavedModel, inference_device, load_model_dir
+from .models.onnx_runtime import OnnxModel
 
 
 @torch.inference_mode()
@@ -37,7 +37,8 @@ def predict_proba_ids(
         probabilities[batch.index.numpy()] = probs
     model.train(was_training)
     if probabilities is None:
-        return np.empty((0, model.output.out_features), dtype=np.float32)
+        outputs = model.num_outputs if isinstance(model, OnnxModel) else model.output.out_features
+        return np.empty((0, outputs), dtype=np.float32)
     return probabilities
 
 
@@ -61,7 +62,7 @@ class Predictor:
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "auto", batch_size: int = 256) -> Predictor:
         """A predictor for the model saved in `model_dir`."""
-        resolved = resolve_device(device)
+        resolved = inference_device(model_dir, device)
         return cls(load_model_dir(model_dir, resolved), resolved, batch_size)
 
     @property
@@ -139,7 +140,7 @@ class TagPredictor:
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "auto", batch_size: int = 128) -> TagPredictor:
         """A predictor for the tagger saved in `model_dir`."""
-        resolved = resolve_device(device)
+        resolved = inference_device(model_dir, device)
         return cls(load_model_dir(model_dir, resolved), resolved, batch_size)
 
     def split(self, text: str) -> list[str]:
@@ -155,7 +156,7 @@ class TagPredictor:
         from .text.features import encode_words
 
         saved = self.saved
-        ids, chars, casing = encode_words(saved.tokenizer, sentences, saved.char_vocab, saved.model.casing is not None)
+        ids, chars, casing = encode_words(saved.tokenizer, sentences, saved.char_vocab, saved.uses_casing)
         tag_ids = predict_tag_ids(saved.model, ids, chars, casing, self.device, self.batch_size,
                                   saved.tokenizer.pad_id)
         names = [[saved.labels[k] for k in sentence] for sentence in tag_ids]

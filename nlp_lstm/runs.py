@@ -32,7 +32,7 @@ from .evaluation.metrics import (
 from .evaluation.report import write_report
 from .evaluation.sections import environment
 from .io import atomic_write_text, write_json
-from .model_dir import SavedModel, load_model_dir, save_model_dir
+from .model_dir import SavedModel, inference_device, load_model_dir, save_model_dir
 from .models.classifier import BiLSTMClassifier
 from .models.crf import scheme_constraints
 from .models.pretrained import format_coverage, init_pretrained, pretrained_vocabulary
@@ -336,7 +336,7 @@ def evaluate(
     device: str = "auto",
 ) -> dict[str, Any]:
     """Score a saved model on labelled data; writes metrics.json (and predictions.jsonl) to `output`."""
-    resolved = resolve_device(device)
+    resolved = inference_device(model_dir, device)
     saved = load_model_dir(model_dir, resolved)
     if saved.task == "tagging":
         return _evaluate_tagger(model_dir, TagPredictor(saved, resolved), data, output)
@@ -396,7 +396,7 @@ def predict(
     model_dir: str | Path, texts: Sequence[str] | Sequence[Sequence[str]], device: str = "auto"
 ) -> list[Prediction] | list[TagPrediction]:
     """Label texts with a saved classifier, or tag sentences (strings or token lists) with a saved tagger."""
-    resolved = resolve_device(device)
+    resolved = inference_device(model_dir, device)
     saved = load_model_dir(model_dir, resolved)
     if saved.task == "tagging":
         return TagPredictor(saved, resolved).predict(texts)

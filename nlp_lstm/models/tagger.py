@@ -80,7 +80,13 @@ class BiLSTMTagger(nn.Module):
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
         """Best tag ids of each sentence, as long as the sentence."""
-        if self.crf is not None:
-            return self.crf.decode(emissions, mask)
-        best = emissions.argmax(dim=-1).tolist()
-        return [row[:length] for row, length in zip(best, mask.sum(dim=1).tolist())]
+        return decode_emissions(emissions, mask, self.crf)
+
+
+def decode_emissions(emissions: torch.Tensor, mask: torch.Tensor, crf: CRF | None) -> list[list[int]]:
+    """Best tag ids of each sentence from (batch, seq_len, num_tags) emissions: Viterbi with a CRF,
+    else the best tag of each token."""
+    if crf is not None:
+        return crf.decode(emissions, mask)
+    best = emissions.argmax(dim=-1).tolist()
+    return [row[:length] for row, length in zip(best, mask.sum(dim=1).tolist())]

@@ -1,0 +1,192 @@
+"""A trained model directory -> an ONNX graph or an int8 model directory, checked against the original.
+
+Both kinds of export are model directories that `load_model_dir`, the predictors, `nlp-lstm predict`
+and `nlp-lstm evaluate` read like the original:
+
+* onnx: model.onnx (dynamic batch and sequence axes; outputs the classifier's logits or the tagger's
+  emission scores) run by onnxruntime. A tagger's CRF stays outside the graph: crf.safetensors holds its
+  transition scores and Viterbi decoding runs after the graph, in PyTorch.
+* int8: the original weights, with config.json saying to quantize the LSTM and Linear layers to int8
+  (PyTorch dynamic quantization) when loading. Quantizing on load keeps the directory safetensors + JSON.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from .errors import ConfigError, DataError, ExportError, ModelDirError
+from .io import atomic_write_bytes, write_json
+from .model_dir import CRF_FILE, SavedModel, _read_json, load_model_dir, model_format
+from .models.tagger import BiLSTMTagger
+
+FORMATS = ("onnx", "int8")
+OPSET = 17
+TOLERANCE = 1e-4  # largest difference in logits / emission scores an ONNX export may show on its check batch
+
+
+class _TaggerGraph(nn.Module):
+    """The tagger's forward with exactly the inputs it uses, since the ONNX graph takes no None inputs."""
+
+    def __init__(self, tagger: BiLSTMTagger) -> None:
+        super().__init__()
+        self.tagger = tagger
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor, *features: torch.Tensor) -> torch.Tensor:
+        chars = features[0] if self.tagger.char_cnn is not None else None
+        casing = features[-1] if self.tagger.casing is not None else None
+        return self.tagger(ids, lengths, chars, casing)
+
+
+def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = None) -> Path:
+    """Write the `fmt` export (onnx or int8) of the model in `model_dir` to `output` (default: beside it,
+    MODEL_DIR-FMT); returns the export's directory."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    source = Path(model_dir)
+    found = model_format(source)
+    if found != "pytorch":
+        raise ModelDirError(f"{source} already holds an {found} export; export from the PyTorch model directory")
+    saved = load_model_dir(source, "cpu")
+    out = Path(output) if output is not None else source.parent / f"{source.name}-{fmt}"
+    if out.resolve() == source.resolve():
+        raise ConfigError(f"--output {out} is the model directory itself; choose another folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--output {out} already exists and is not empty; choose another folder "
+                          f"(nothing was changed)")
+    out.mkdir(parents=True, exist_ok=True)
+    config = _read_json(source / "config.json")
+    for name in ("tokenizer.json", "labels.json", "chars.json"):
+        if (source / name).is_file():
+            shutil.copyfile(source / name, out / name)
+    if fmt == "int8":
+        shutil.copyfile(source / "model.safetensors", out / "model.safetensors")
+        export = {"from": str(source.resolve())}
+    else:
+        export = _write_onnx(saved, out)
+    write_json(out / "config.json", {**config, "format": fmt, "export": export})
+    load_model_dir(out, "cpu")  # what was written loads
+    return out
+
+
+def _example_inputs(saved: SavedModel, lengths: list[int], seed: int) -> dict[str, torch.Tensor]:
+    """A right-padded batch of random ids (and character and casing ids for a tagger that uses them), by
+    input name in the graph's order."""
+    generator = torch.Generator().manual_seed(seed)
+    model = saved.model
+    steps = torch.arange(max(lengths))[None, :]
+    real = steps < torch.tensor(lengths)[:, None]
+    vocab = model.embedding.num_embeddings
+    ids = torch.randint(2, max(vocab, 3), (len(lengths), max(lengths)), generator=generator).masked_fill(~real, 0)
+    inputs = {"ids": ids, "lengths": torch.tensor(lengths, dtype=torch.long)}
+    if isinstance(model, BiLSTMTagger) and model.char_cnn is not None:
+        chars = torch.randint(1, max(model.char_cnn.embedding.num_embeddings, 2), (*ids.shape, 7),
+                              generator=generator)
+        chars[:, :, 4:] = 0  # words of 4 characters, padded to 7
+        inputs["chars"] = chars.masked_fill(~real[:, :, None], 0)
+    if isinstance(model, BiLSTMTagger) and model.casing is not None:
+        casing = torch.randint(1, model.casing.num_embeddings, ids.shape, generator=generator)
+        inputs["casing"] = casing.masked_fill(~real, 0)
+    return inputs
+
+
+def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
+    """model.onnx (and a tagger's crf.safetensors) in `out`; returns what the export records in config.json."""
+    model = saved.model
+    tagger = isinstance(model, BiLSTMTagger)
+    graph = _TaggerGraph(model).eval() if tagger else model.eval()
+    example = _example_inputs(saved, [6, 4, 1], seed=0)
+    names = list(example)
+    axes: dict[str, dict[int, str]] = {"ids": {0: "batch", 1: "sequence"}, "lengths": {0: "batch"},
+                                       "chars": {0: "batch", 1: "sequence", 2: "word"},
+                                       "casing": {0: "batch", 1: "sequence"}}
+    axes = {name: axes[name] for name in names}
+    output = "emissions" if tagger else "logits"
+    axes[output] = {0: "batch", 1: "sequence"} if tagger else {0: "batch"}
+    # The TorchScript-based exporter: torch.export's exporter (dynamo=True) fixes the batch size that the
+    # LSTM's initial states are built with, and onnxruntime then rejects other batch sizes.
+    options = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    tmp = out / ".model.onnx.tmp"
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, tuple(example.values()), str(tmp), input_names=names, output_names=[output],
+                              dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, **options)
+    except ImportError as err:
+        raise ExportError(f"exporting to ONNX needs the onnx package ({err}); pip install 'nlp-lstm[onnx]'") from None
+    tmp.replace(out / "model.onnx")
+    if tagger and model.crf is not None:
+        crf_state = {k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}
+        atomic_write_bytes(out / CRF_FILE, save_safetensors(crf_state))
+    difference = _check_onnx(saved, out)
+    return {"opset": OPSET, "torch": torch.__version__, "check_max_abs_diff": difference}
+
+
+def _check_onnx(saved: SavedModel, out: Path) -> float:
+    """The largest difference between the PyTorch model's and model.onnx's outputs on a batch of another
+    shape than the one exported with; an ExportError when it exceeds TOLERANCE."""
+    from .models.onnx_runtime import OnnxModel
+
+    session = OnnxModel(out / "model.onnx", saved.task, len(saved.labels))
+    inputs = _example_inputs(saved, [9, 1, 5, 9, 2], seed=1)
+    with torch.no_grad():
+        expected = saved.model(**inputs)
+    got = session(**inputs)
+    ids, lengths = inputs["ids"], inputs["lengths"]
+    real = (torch.arange(ids.size(1))[None, :] < lengths[:, None]) if got.dim() == 3 else None
+    diff = (got - expected).abs()
+    difference = float((diff[real] if real is not None else diff).max())
+    if not difference <= TOLERANCE:
+        raise ExportError(f"{out / 'model.onnx'}: onnxruntime's outputs differ from PyTorch's by {difference:.2e} "
+                          f"(more than {TOLERANCE:g}) on a check batch; the export is not usable")
+    return difference
+
+
+def load_check_data(model_dir: str | Path, data: str) -> Any:
+    """The labelled data to compare an export on, read with the columns the model was trained with."""
+    from .data.conll import load_tagged
+    from .data.sources import load_texts
+
+    if not (Path(model_dir) / "config.json").is_file():
+        raise ModelDirError(f"model directory not found (no config.json): {model_dir}")
+    config = _read_json(Path(model_dir) / "config.json")
+    columns = config.get("data", {}) if isinstance(config, dict) else {}
+    if isinstance(config, dict) and config.get("task") == "tagging":
+        dataset = load_tagged(data, columns.get("token_column", 0), columns.get("tag_column", -1),
+                              columns.get("tag_field", "upos"))
+    else:
+        dataset = load_texts(data, columns.get("text_column", "text"), columns.get("label_column", "label"),
+                             default_split="test")
+    if len(dataset) == 0:
+        raise DataError(f"{data}: nothing to compare on")
+    return dataset
+
+
+def compare(original: str | Path, exported: str | Path, dataset: Any) -> dict[str, Any]:
+    """Accuracy of the original and the exported model on a dataset from `load_check_data`, and how often
+    their predictions agree."""
+    from .data.conll import TaggedDataset
+    from .predictor import Predictor, TagPredictor
+
+    if isinstance(dataset, TaggedDataset):
+        gold = [tag for tags in dataset.tags for tag in tags]
+        runs = [[t for tags in TagPredictor.load(d, "cpu").predict_tags(dataset.sentences) for t in tags]
+                for d in (original, exported)]
+        unit = "tokens"
+    else:
+        gold = list(dataset.labels)
+        runs = [[p.label for p in Predictor.load(d, "cpu").predict(dataset.texts)] for d in (original, exported)]
+        unit = "texts"
+    gold_a, first_a, second_a = np.array(gold), np.array(runs[0]), np.array(runs[1])
+    return {"data": dataset.source, "n": len(gold), "unit": unit,
+            "accuracy_original": float(np.mean(first_a == gold_a)),
+            "accuracy_exported": float(np.mean(second_a == gold_a)),
+            "agreement": float(np.mean(first_a == second_a))}
