@@ -72,6 +72,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.set)
     if args.device is not None:
         config.training.device = args.device
+    if args.precision is not None:
+        config.training.precision = args.precision
     name, progress = Path(args.config).stem, not args.no_progress
     if seeds == 1:
         train(config, args.output, name=name, progress=progress)
@@ -165,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --set training.epochs=3 (repeatable)")
     p.add_argument("--output", help="run directory (default: runs/CONFIG_NAME, numbered if taken)")
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="autocast the training forward pass: bf16 (CUDA or CPU) or fp16 (CUDA, with loss scaling); "
+                        "default training.precision, fp32")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (per-epoch lines only)")
     p.add_argument("--seeds", default="1", metavar="N",
                    help="train N seeds (training.seed, +1, ...), each in DIR/seed-K, and write the mean ± std of "

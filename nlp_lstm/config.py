@@ -23,6 +23,7 @@ TASKS = ("classification", "tagging")
 TAG_SCHEMES = ("bio", "bioes")
 UNKNOWN_INITS = ("uniform", "normal", "zeros")
 LR_SCHEDULES = ("constant", "plateau", "linear")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 def _check(condition: bool, name: str, expected: str, value: Any) -> None:
@@ -178,6 +179,7 @@ class TrainingConfig:
     lr_decay: float = 0.5  # plateau: the factor the learning rate is multiplied by
     class_weights: Any = ""  # "" (none) | "balanced" (inverse training frequency) | a table {label = weight}
     unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (CUDA only): autocast of the forward pass in training
 
     def __post_init__(self) -> None:
         _check(self.lr_schedule in LR_SCHEDULES, "training.lr_schedule", f"one of {', '.join(LR_SCHEDULES)}",
@@ -185,6 +187,7 @@ class TrainingConfig:
         _check(_is_real(self.lr_decay) and 0 < self.lr_decay < 1, "training.lr_decay", "a float in (0, 1)",
                self.lr_decay)
         _fraction("training.unk_replace", self.unk_replace)
+        _check(self.precision in PRECISIONS, "training.precision", f"one of {', '.join(PRECISIONS)}", self.precision)
         weights = self.class_weights
         table_ok = isinstance(weights, dict) and weights and all(
             isinstance(k, str) and _is_real(v) and v > 0 for k, v in weights.items())

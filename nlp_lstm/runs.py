@@ -41,7 +41,7 @@ from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predi
 from .text.features import CASINGS, build_char_vocab, encode_words
 from .text.tokenizers import TextTokenizer
 from .training.class_weights import class_weights
-from .training.device import resolve_device
+from .training.device import autocast_dtype, resolve_device
 from .training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
 from .training.trainer import Trainer
 from .training.unk_replacement import UnkReplacement, unk_replacement
@@ -258,6 +258,7 @@ def train(
     """Train a classifier or tagger as `config` says, evaluate it on dev and test, write a run directory."""
     started = time.perf_counter()
     device = resolve_device(config.training.device)
+    autocast_dtype(config.training.precision, device)  # fp16 without CUDA: say so before loading any data
     run_dir = choose_run_dir(output, name)
     if config.task == "classification" and config.training.metric == "f1":
         raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
@@ -296,6 +297,7 @@ def train(
         "train_tokens_per_second": sum(r["train_tokens_per_second"] for r in result.history) / len(result.history),
         "train_seconds_per_epoch": sum(r["train_seconds"] for r in result.history) / len(result.history),
         "device": str(device),
+        "precision": config.training.precision,
         "seed": config.training.seed,
         "environment": environment(),
     }

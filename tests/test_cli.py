@@ -437,3 +437,11 @@ def test_evaluate_refuses_to_write_into_a_training_run(capsys, run_copy: Path, d
                           "--output", str(run_copy)],
                  f"--output {run_copy} holds a training run")
     assert (run_copy / "metrics.json").read_bytes() == before
+
+
+def test_train_with_fp16_on_a_cpu_is_one_error_and_writes_nothing(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    recipe = REPO_ROOT / "recipes" / "sentiment" / "zh_reviews.toml"
+    assert_error(capsys, ["train", recipe, "--precision", "fp16", "--device", "cpu", "--output", tmp_path / "run"],
+                 'training.precision = "fp16" needs a CUDA device, and training runs on cpu')
+    assert not (tmp_path / "run").exists()

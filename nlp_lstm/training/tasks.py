@@ -117,7 +117,7 @@ class TaggingTask:
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """The tagger's loss on the batch."""
-        emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing)
+        emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing).float()  # the CRF sums in fp32
         weights = _on_device(self, emissions.device)
         return model.loss(emissions, batch.labels, batch.mask, weights)
 

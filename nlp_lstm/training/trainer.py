@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ..config import TrainingConfig
 from ..data.batching import BucketBatchSampler
 from ..io import atomic_write_bytes, write_json
+from .device import autocast_dtype
 from .tasks import ClassificationTask
 
 LOG_EVERY = 20  # steps between progress-bar updates; the loss is read from the device only then
@@ -58,6 +59,9 @@ class Trainer:
             weight_decay=config.weight_decay
         )
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        self.autocast = autocast_dtype(config.precision, device)
+        # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
+        self.scaler = torch.amp.GradScaler("cuda") if self.autocast == torch.float16 else None
 
     def evaluate(self, split: Any) -> tuple[dict[str, Any], Any]:
         """Metrics and predictions of the current model on a split."""
@@ -136,12 +140,21 @@ class Trainer:
         for indices in sampler:
             batch = self.task.collate(train, indices)
             tokens += int(batch.lengths.sum())
-            loss = self.task.loss(self.model, batch.to(self.device))
+            with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                loss = self.task.loss(self.model, batch.to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients
+            else:
+                loss.backward()
             if self.config.clip_grad_norm > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
-            self.optimizer.step()
+            if self.scaler is not None:
+                self.scaler.step(self.optimizer)  # skipped when the scaled gradients overflowed
+                self.scaler.update()
+            else:
+                self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
             loss_sum += loss.detach()

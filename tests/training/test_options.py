@@ -197,6 +197,7 @@ def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2_600:
     ("training", "class_weights", "inverse", '"balanced" or a table'),
     ("training", "class_weights", {"pos": -1}, '"balanced" or a table'),
     ("training", "unk_replace", 1.5, "a float in [0, 1)"),
+    ("training", "precision", "fp8", "one of fp32, bf16, fp16"),
 ])
 def test_bad_option_values_are_named(section: str, key: str, value: object, expected: str) -> None:
     cls = ModelConfig if section == "model" else TrainingConfig
@@ -220,3 +221,51 @@ def test_unk_replace_trains_the_unk_vector_and_is_recorded(sst2_600: Path, tmp_p
     # same seed, same initialisation: without replacement <unk> never occurs and its row never moves
     change = (unk_row(tmp_path / "replaced") - unk_row(tmp_path / "plain")).abs().max().item()
     assert change > 1e-3
+
+
+# ---------------------------------------------------------------- precision
+
+
+def test_bf16_autocast_runs_the_training_forward_in_bfloat16_and_keeps_fp32_weights(sst2_600: Path,
+                                                                                    tmp_path: Path) -> None:
+    from nlp_lstm.training.trainer import Trainer
+
+    seen: list[torch.dtype] = []
+    original = BiLSTMClassifier.forward
+
+    def spy(self: BiLSTMClassifier, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        logits = original(self, ids, lengths)
+        seen.append(logits.dtype)
+        return logits
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BiLSTMClassifier, "forward", spy)
+        metrics = quiet(small_config(sst2_600, precision="bf16", learning_rate=0.01), tmp_path / "bf16")
+    assert metrics["precision"] == "bf16"
+    assert torch.bfloat16 in seen and torch.float32 in seen  # training steps in bf16, scoring in fp32
+    losses = [row["train_loss"] for row in history(tmp_path / "bf16")]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    model = load_model_dir(tmp_path / "bf16" / "model").model
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    fp32 = quiet(small_config(sst2_600, learning_rate=0.01), tmp_path / "fp32")
+    assert fp32["precision"] == "fp32"
+    assert abs(fp32["dev"]["accuracy"] - metrics["dev"]["accuracy"]) < 0.1  # the same training, rounded
+    assert Trainer(BiLSTMClassifier(10, 2), TrainingConfig(precision="bf16"), torch.device("cpu"),
+                   ClassificationTask(["0", "1"], 0, 16)).scaler is None  # bf16 needs no loss scaling
+
+
+def test_bf16_crf_tagger_loss_is_summed_in_fp32() -> None:
+    tagger = BiLSTMTagger(30, 5, 8, 8, crf=True)
+    task = TaggingTask(["O", "B-X", "I-X", "E-X", "S-X"], None, None)
+    data = EncodedTagged([[3, 4, 5], [6, 7]], [[0, 1, 3], [4, 0]], [["O", "B-X", "E-X"], ["S-X", "O"]])
+    batch = task.collate(data, [0, 1])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = task.loss(tagger, batch)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+def test_fp16_without_cuda_is_refused_before_any_data_is_read(tmp_path: Path) -> None:
+    config = small_config(tmp_path / "no-such-folder", precision="fp16")
+    with pytest.raises(ConfigError, match='training.precision = "fp16" needs a CUDA device.*use "bf16" or "fp32"'):
+        quiet(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
