@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .dropout import EmbeddingDropout
+from .dropout import Dropout, EmbeddingDropout
 from .encoder import BiLSTMEncoder
 
 
@@ -37,14 +37,17 @@ class BiLSTMClassifier(nn.Module):
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.encoder = BiLSTMEncoder(embedding_dim, hidden_size, num_layers, bidirectional, dropout, recurrent_dropout)
         self.attention = nn.Linear(self.encoder.output_size, 1) if pooling == "attention" else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_size, num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len) ids, (batch,) lengths -> (batch, num_classes) logits."""
         embedded = self.dropout(self.embedding_dropout(self.embedding(ids)))
-        hidden = self.encoder(embedded, lengths)  # (batch, seq_len, directions * hidden)
-        return self.output(self.dropout(self.pool(hidden, lengths)))
+        if self.pooling in ("max", "mean"):  # order-free: pool each direction in its own reading order
+            pooled = torch.cat([self.pool(h, lengths) for h in self.encoder.directions(embedded, lengths)], dim=-1)
+        else:
+            pooled = self.pool(self.encoder(embedded, lengths), lengths)  # (batch, directions * hidden)
+        return self.output(self.dropout(pooled))
 
     def pool(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, features) -> (batch, features), looking at real tokens only."""

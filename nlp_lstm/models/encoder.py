@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from .dropout import Dropout
+
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each sequence's first `length` steps and leave its padding in place; its own inverse."""
@@ -57,7 +59,7 @@ class BiLSTMEncoder(nn.Module):
         self.backward_layers = nn.ModuleList(
             nn.LSTM(size, hidden_size, batch_first=True) for size in (sizes if bidirectional else [])
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         for lstm in [*self.forward_layers, *self.backward_layers]:
             init_lstm_(lstm)
 
@@ -67,17 +69,27 @@ class BiLSTMEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, input_size), (batch,) -> (batch, seq_len, output_size); padded steps are 0."""
+        outputs = self.directions(x, lengths)
+        if not self.bidirectional:
+            return outputs[0]
+        return torch.cat([outputs[0], reverse_within_length(outputs[1], lengths)], dim=-1)
+
+    def directions(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        """The last layer's (batch, seq_len, hidden_size) output of each direction in its own reading order:
+        the backward direction's stays reversed within each length. Padded steps are 0. Max and mean
+        pooling read these as they are, which saves re-aligning and concatenating the whole sequence."""
         for layer in range(self.num_layers):
             if layer > 0:
                 x = self.dropout(x)
-            forward_out = self._run(self.forward_layers[layer], x)
+            outputs = [self._run(self.forward_layers[layer], x)]
             if self.bidirectional:
-                backward_out = self._run(self.backward_layers[layer], reverse_within_length(x, lengths))
-                x = torch.cat([forward_out, reverse_within_length(backward_out, lengths)], dim=-1)
-            else:
-                x = forward_out
-        mask = torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]
-        return x * mask[:, :, None]
+                outputs.append(self._run(self.backward_layers[layer], reverse_within_length(x, lengths)))
+            if layer + 1 < self.num_layers:
+                x = outputs[0] if not self.bidirectional else torch.cat(
+                    [outputs[0], reverse_within_length(outputs[1], lengths)], dim=-1)
+        # reversal within length leaves padding in place, so one mask fits both directions
+        mask = (torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None])[:, :, None]
+        return [out * mask for out in outputs]
 
     def _run(self, lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
         """One LSTM layer; in training with recurrent dropout, on a DropConnect mask of its hidden-to-hidden

@@ -7,7 +7,7 @@ from torch import nn
 
 from .char_cnn import CharCNN
 from .crf import CRF
-from .dropout import EmbeddingDropout
+from .dropout import Dropout, EmbeddingDropout
 from .encoder import BiLSTMEncoder
 
 
@@ -47,7 +47,7 @@ class BiLSTMTagger(nn.Module):
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.encoder = BiLSTMEncoder(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout,
                                      recurrent_dropout=recurrent_dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_size, num_tags)
         self.crf = CRF(num_tags, crf_constraints) if crf else None  # constraints are buffers: saved
 
