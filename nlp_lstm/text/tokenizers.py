@@ -25,6 +25,7 @@ UNK = "<unk>"
 SPECIALS = [PAD, UNK]
 KINDS = ("word", "char", "bpe", "wordpiece")
 _WORD_PATTERN = Regex(r"\w+(?:['’]\w+)*|[^\w\s]")
+QUIET = {"show_progress": False}  # the Rust trainers otherwise print progress lines straight to the terminal
 
 
 def _normalizer(lowercase: bool, chinese_chars: bool) -> normalizers.Normalizer:
@@ -49,7 +50,8 @@ def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int, split_
         tokenizer = HFTokenizer(models.WordLevel(unk_token=UNK))
         tokenizer.normalizer = _normalizer(lowercase, chinese_chars=split_cjk)
         tokenizer.pre_tokenizer = _word_pre_tokenizer()
-        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq,
+                                            special_tokens=SPECIALS, **QUIET)
     elif kind == "char":
         tokenizer = HFTokenizer(models.WordLevel(unk_token=UNK))
         tokenizer.normalizer = normalizers.Sequence([
@@ -58,21 +60,23 @@ def _pipeline(kind: str, lowercase: bool, vocab_size: int, min_freq: int, split_
             normalizers.Strip(),
         ])
         tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq,
+                                            special_tokens=SPECIALS, **QUIET)
     elif kind == "bpe":
         tokenizer = HFTokenizer(models.BPE(unk_token=UNK, end_of_word_suffix="</w>"))
         tokenizer.normalizer = _normalizer(lowercase, chinese_chars=split_cjk)
         tokenizer.pre_tokenizer = _word_pre_tokenizer()
         tokenizer.decoder = decoders.BPEDecoder(suffix="</w>")
         trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS, end_of_word_suffix="</w>"
+            vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS, end_of_word_suffix="</w>", **QUIET
         )
     elif kind == "wordpiece":
         tokenizer = HFTokenizer(models.WordPiece(unk_token=UNK))
         tokenizer.normalizer = _normalizer(lowercase, chinese_chars=split_cjk)
         tokenizer.pre_tokenizer = _word_pre_tokenizer()
         tokenizer.decoder = decoders.WordPiece()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_freq,
+                                            special_tokens=SPECIALS, **QUIET)
     else:
         raise ConfigError(f"The 'tokenizer.kind' parameter must be one of {', '.join(KINDS)}. Got {kind!r} instead.")
     return tokenizer, trainer
@@ -139,7 +143,8 @@ class TextTokenizer:
     ) -> TextTokenizer:
         """Learn a word vocabulary from pre-split sentences (for taggers: one id per given word)."""
         tokenizer = _word_level(lowercase, digits_to_zero)
-        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq, special_tokens=SPECIALS)
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq,
+                                            special_tokens=SPECIALS, **QUIET)
         tokenizer.train_from_iterator((word for sentence in sentences for word in sentence), trainer=trainer)
         return cls(tokenizer)
 
