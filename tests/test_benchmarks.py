@@ -1,0 +1,46 @@
+"""The benchmark scripts run end to end on small real slices and print the lines README quotes (their
+numbers are measured by running them, never asserted here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT, SHARED_DATA
+
+ENV = {"PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+
+
+def script(*argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *argv], cwd=REPO_ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("task, data", [
+    ("classification", f"tsv:{SHARED_DATA / 'sst2' / 'dev.tsv'}"),
+    ("tagging", f"conll:{SHARED_DATA / 'conll2003' / 'eng.testa'}"),
+])
+def test_bench_training_prints_both_loops_and_the_share_of_the_gemm_limit(task: str, data: str) -> None:
+    done = script("scripts/bench_training.py", "--task", task, "--data", data, "--text-column", "sentence",
+                  "--examples", "300", "--rounds", "1", "--embedding-dim", "16", "--hidden-size", "16")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for name in ("plain PyTorch", "nlp-lstm", "LSTM kernel"):
+        assert re.search(rf"^{name} +[\d,]+ +[\d.]+ +[\d.]+%", out, re.M), out
+    assert re.search(r"^GEMM limit: [\d,.]+ GFLOP/s", out, re.M)
+    assert re.search(r"^training speedup vs plain PyTorch: [\d.]+x$", out, re.M)
+
+
+def test_gpu_check_runs_its_checks_on_the_cpu(tmp_path) -> None:
+    done = script("scripts/gpu_check.py", "--device", "cpu", "--data", f"tsv:{SHARED_DATA / 'sst2' / 'dev.tsv'}",
+                  "--text-column", "sentence", "--steps", "5", "--cpu-steps", "3", "--min-accuracy", "0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[:2] for line in lines[:3]] == [["cpu", "fp32"], ["cpu", "fp32"], ["cpu", "bf16"]]
+    assert "same label on cpu and cpu for 100.00%" in done.stdout
+    assert lines[-1].startswith("gpu_check: ok in ")
+    failing = script("scripts/gpu_check.py", "--device", "cpu", "--data", f"tsv:{SHARED_DATA / 'sst2' / 'dev.tsv'}",
+                     "--text-column", "sentence", "--steps", "2", "--cpu-steps", "2", "--min-accuracy", "1.01")
+    assert failing.returncode == 1 and "FAILED fp32: dev accuracy" in failing.stdout
