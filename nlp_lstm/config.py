@@ -130,6 +130,7 @@ class ModelConfig:
     extend_vocab: int = 0  # add up to this many of the most frequent pretrained words that training lacks
     unknown_init: str = "uniform"  # rows of words without a pretrained vector: uniform | normal | zeros
     lowercase_fallback: bool = True  # look a word up lowercased when its own form has no vector
+    lstm: str = "fused"  # fused: torch.nn.LSTM's kernel (fast); explicit: the gate equations step by step
 
     def __post_init__(self) -> None:
         _fraction("model.embedding_dropout", self.embedding_dropout)
@@ -159,6 +160,7 @@ class ModelConfig:
         _check(isinstance(self.bidirectional, bool), "model.bidirectional", "true or false", self.bidirectional)
         _fraction("model.dropout", self.dropout)
         _check(self.pooling in POOLINGS, "model.pooling", f"one of {', '.join(POOLINGS)}", self.pooling)
+        _check(self.lstm in ("fused", "explicit"), "model.lstm", "one of fused, explicit", self.lstm)
 
 
 @dataclass

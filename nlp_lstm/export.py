@@ -55,7 +55,7 @@ def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = No
     found = model_format(source)
     if found != "pytorch":
         raise ModelDirError(f"{source} already holds an {found} export; export from the PyTorch model directory")
-    saved = load_model_dir(source, "cpu")
+    saved = load_model_dir(source, "cpu", lstm="fused")  # the fused kernel traces and quantizes; same weights
     out = Path(output) if output is not None else source.parent / f"{source.name}-{fmt}"
     if out.resolve() == source.resolve():
         raise ConfigError(f"--output {out} is the model directory itself; choose another folder")
@@ -64,6 +64,7 @@ def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = No
                           f"(nothing was changed)")
     out.mkdir(parents=True, exist_ok=True)
     config = _read_json(source / "config.json")
+    config["model"] = {**config["model"], "lstm": "fused"}
     for name in ("tokenizer.json", "labels.json", "chars.json"):
         if (source / name).is_file():
             shutil.copyfile(source / name, out / name)

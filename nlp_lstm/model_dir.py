@@ -75,6 +75,7 @@ def model_config(model: BiLSTMClassifier | BiLSTMTagger) -> dict[str, Any]:
             "crf": model.crf is not None,
             "embedding_dropout": model.embedding_dropout.p,
             "recurrent_dropout": encoder.recurrent_dropout,
+            "lstm": encoder.lstm,
         }
     return {
         "vocab_size": model.embedding.num_embeddings,
@@ -88,6 +89,7 @@ def model_config(model: BiLSTMClassifier | BiLSTMTagger) -> dict[str, Any]:
         "padding_idx": model.embedding.padding_idx,
         "embedding_dropout": model.embedding_dropout.p,
         "recurrent_dropout": encoder.recurrent_dropout,
+        "lstm": encoder.lstm,
     }
 
 
@@ -137,8 +139,9 @@ def inference_device(path: str | Path, name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> SavedModel:
-    """Rebuild the model saved in `path`, in eval mode, on `device`."""
+def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: str | None = None) -> SavedModel:
+    """Rebuild the model saved in `path`, in eval mode, on `device`; `lstm` ("fused" or "explicit") loads the
+    same weights into the other LSTM implementation than the one it was trained with."""
     path = Path(path)
     if not path.is_dir():
         raise ModelDirError(f"model directory not found: {path}")
@@ -159,6 +162,10 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Save
     task = config.get("task", "classification")
     if task not in ("classification", "tagging"):
         raise ModelDirError(f"{path / 'config.json'}: unknown task {task!r}; expected classification or tagging")
+    if lstm is not None:
+        if found != "pytorch":
+            raise ModelDirError(f"{path} holds an {found} export; only a PyTorch model directory can change its LSTM")
+        config = {**config, "model": {**config["model"], "lstm": lstm}}
     model = _load_onnx(path, task, config, len(labels)) if found == "onnx" else _load_torch(path, task, config)
     outputs = model.num_outputs if isinstance(model, OnnxModel) else model.output.out_features
     if len(labels) != outputs:

@@ -126,7 +126,7 @@ def _prepare_classification(config: Config) -> _Prepared:
     m = config.model
     model = BiLSTMClassifier(len(tokenizer), len(labels), m.embedding_dim, m.hidden_size, m.num_layers,
                              m.bidirectional, m.dropout, m.pooling, tokenizer.pad_id, m.embedding_dropout,
-                             m.recurrent_dropout)
+                             m.recurrent_dropout, m.lstm)
     saved = SavedModel(model, tokenizer, labels, config.data.max_length,
                        {"data": {"text_column": config.data.text_column, "label_column": config.data.label_column},
                         "tokenizer": {"kind": tok.kind, "lowercase": tok.lowercase}})
@@ -193,7 +193,7 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     model = BiLSTMTagger(len(tokenizer), len(tag_names), m.embedding_dim, m.hidden_size, m.num_layers, m.dropout,
                          tokenizer.pad_id, len(char_vocab) if char_vocab else 0, m.char_embedding_dim or 30,
                          m.char_filters, m.casing_embedding_dim, len(CASINGS), m.crf, constraints,
-                         m.embedding_dropout, m.recurrent_dropout)
+                         m.embedding_dropout, m.recurrent_dropout, m.lstm)
     single_characters = all(len(word) == 1 for sentence in train_set.sentences[:2000] for word in sentence)
     saved = SavedModel(model, tokenizer, tag_names, 0, {
         "data": data_columns,

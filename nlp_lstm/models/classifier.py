@@ -25,6 +25,7 @@ class BiLSTMClassifier(nn.Module):
         padding_idx: int = 0,
         embedding_dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        lstm: str = "fused",
     ) -> None:
         super().__init__()
         if pooling not in ("last", "max", "mean", "attention"):
@@ -35,7 +36,8 @@ class BiLSTMClassifier(nn.Module):
         with torch.no_grad():
             self.embedding.weight[padding_idx].zero_()
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
-        self.encoder = BiLSTMEncoder(embedding_dim, hidden_size, num_layers, bidirectional, dropout, recurrent_dropout)
+        self.encoder = BiLSTMEncoder(embedding_dim, hidden_size, num_layers, bidirectional, dropout, recurrent_dropout,
+                                     lstm)
         self.attention = nn.Linear(self.encoder.output_size, 1) if pooling == "attention" else None
         self.dropout = Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_size, num_classes)

@@ -7,6 +7,9 @@ from torch import nn
 from torch.func import functional_call
 
 from .dropout import Dropout
+from .lstm import ExplicitLSTM
+
+LSTM_KINDS = ("fused", "explicit")  # torch.nn.LSTM's fused kernel, or the gate equations written out
 
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -17,7 +20,7 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
     return x.gather(1, index[:, :, None].expand_as(x))
 
 
-def init_lstm_(lstm: nn.LSTM) -> None:
+def init_lstm_(lstm: nn.LSTM | ExplicitLSTM) -> None:
     """Keras's LSTM initialisation: Glorot-uniform input weights, orthogonal recurrent weights,
     zero biases but forget gate bias 1. It learns much faster per epoch than PyTorch's default."""
     hidden_size = lstm.hidden_size
@@ -46,18 +49,23 @@ class BiLSTMEncoder(nn.Module):
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0, lstm: str = "fused",
     ) -> None:
         super().__init__()
+        if lstm not in LSTM_KINDS:
+            raise ValueError(f"lstm must be one of {', '.join(LSTM_KINDS)}; got {lstm!r}")
+        self.lstm = lstm
         self.hidden_size = hidden_size
         self.recurrent_dropout = recurrent_dropout
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         num_directions = 2 if bidirectional else 1
         sizes = [input_size] + [num_directions * hidden_size] * (num_layers - 1)
-        self.forward_layers = nn.ModuleList(nn.LSTM(size, hidden_size, batch_first=True) for size in sizes)
+        # the explicit LSTM has nn.LSTM's parameter names, so either kind loads the other's weights
+        kind = nn.LSTM if lstm == "fused" else ExplicitLSTM
+        self.forward_layers = nn.ModuleList(kind(size, hidden_size, batch_first=True) for size in sizes)
         self.backward_layers = nn.ModuleList(
-            nn.LSTM(size, hidden_size, batch_first=True) for size in (sizes if bidirectional else [])
+            kind(size, hidden_size, batch_first=True) for size in (sizes if bidirectional else [])
         )
         self.dropout = Dropout(dropout)
         for lstm in [*self.forward_layers, *self.backward_layers]:

@@ -33,6 +33,7 @@ class BiLSTMTagger(nn.Module):
         crf_constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         embedding_dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        lstm: str = "fused",
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
@@ -46,7 +47,7 @@ class BiLSTMTagger(nn.Module):
         input_size += casing_embedding_dim
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.encoder = BiLSTMEncoder(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout,
-                                     recurrent_dropout=recurrent_dropout)
+                                     recurrent_dropout=recurrent_dropout, lstm=lstm)
         self.dropout = Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_size, num_tags)
         self.crf = CRF(num_tags, crf_constraints) if crf else None  # constraints are buffers: saved

@@ -104,3 +104,53 @@ def test_gates_are_in_their_ranges_and_padded_steps_change_nothing() -> None:
     # the same sequence alone, without padding, gives the same outputs
     alone, _ = explicit(x[3:4, :1], lengths=LENGTHS[3:4])
     torch.testing.assert_close(alone[0], out[3, :1], atol=1e-6, rtol=0)
+
+
+# ---------------------------------------------------------------- in the classifier and tagger (model.lstm)
+
+
+def test_classifier_trained_with_the_explicit_lstm_loads_as_fused_and_back(sst2_600, tmp_path) -> None:
+    import contextlib
+    import io
+
+    from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
+    from nlp_lstm.data.sources import load_texts
+    from nlp_lstm.model_dir import load_model_dir
+    from nlp_lstm.predictor import predict_proba_ids
+    from nlp_lstm.runs import train
+
+    config = Config(
+        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
+                        text_column="sentence", max_length=30),
+        tokenizer=TokenizerConfig(vocab_size=2000),
+        model=ModelConfig(embedding_dim=8, hidden_size=8, num_layers=2, lstm="explicit"),
+        training=TrainingConfig(epochs=1, batch_size=32, max_steps=6, seed=0, device="cpu"),
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        model_dir = train(config, tmp_path / "run", progress=False).model_dir
+    explicit = load_model_dir(model_dir)
+    assert isinstance(explicit.model.encoder.forward_layers[0], ExplicitLSTM)
+    fused = load_model_dir(model_dir, lstm="fused")
+    assert type(fused.model.encoder.backward_layers[1]) is nn.LSTM
+    ids = explicit.tokenizer.encode_batch(load_texts(f"tsv:{sst2_600 / 'dev.tsv'}", "sentence", "label").texts)
+    expected = predict_proba_ids(explicit.model, ids, torch.device("cpu"), 16, 30)
+    got = predict_proba_ids(fused.model, ids, torch.device("cpu"), 16, 30)
+    assert abs(got - expected).max() < 1e-5
+    again = predict_proba_ids(load_model_dir(model_dir, lstm="explicit").model, ids, torch.device("cpu"), 16, 30)
+    assert abs(again - expected).max() < 1e-6
+
+
+def test_tagger_weights_move_between_the_two_lstms() -> None:
+    from nlp_lstm.models.tagger import BiLSTMTagger
+
+    torch.manual_seed(0)
+    fused = BiLSTMTagger(50, 5, 8, 6, num_layers=2, char_vocab_size=20, char_embedding_dim=4, char_filters=4,
+                         crf=True).eval()
+    explicit = BiLSTMTagger(50, 5, 8, 6, num_layers=2, char_vocab_size=20, char_embedding_dim=4, char_filters=4,
+                            crf=True, lstm="explicit").eval()
+    explicit.load_state_dict(fused.state_dict())
+    ids = torch.randint(2, 50, (4, 9))
+    lengths = torch.tensor([9, 4, 1, 6])
+    chars = torch.randint(1, 20, (4, 9, 5))
+    with torch.no_grad():
+        torch.testing.assert_close(explicit(ids, lengths, chars), fused(ids, lengths, chars), atol=1e-5, rtol=0)

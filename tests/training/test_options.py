@@ -198,6 +198,7 @@ def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2_600:
     ("training", "class_weights", {"pos": -1}, '"balanced" or a table'),
     ("training", "unk_replace", 1.5, "a float in [0, 1)"),
     ("training", "precision", "fp8", "one of fp32, bf16, fp16"),
+    ("model", "lstm", "cudnn", "one of fused, explicit"),
 ])
 def test_bad_option_values_are_named(section: str, key: str, value: object, expected: str) -> None:
     cls = ModelConfig if section == "model" else TrainingConfig
