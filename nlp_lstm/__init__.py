@@ -3,6 +3,7 @@
 from .api import SequenceTagger, TextClassifier
 from .config import Config, load_config
 from .data.batching import BucketBatchSampler, collate
+from .data.padding import pad_sequences
 from .errors import ConfigError, DataError, ModelDirError, NlpLstmError
 from .models.classifier import BiLSTMClassifier
 from .predictor import Predictor
@@ -29,6 +30,7 @@ __all__ = [
     "collate",
     "evaluate",
     "load_config",
+    "pad_sequences",
     "predict",
     "train",
 ]
