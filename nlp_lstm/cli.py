@@ -1,4 +1,4 @@
-"""`nlp-lstm`: train, evaluate, predict and report from the command line. Each subcommand calls `nlp_lstm.runs`."""
+"""`nlp-lstm`: train, evaluate, predict, export, gates and report from the command line."""
 
 from __future__ import annotations
 
@@ -146,6 +146,23 @@ def cmd_export(args: argparse.Namespace) -> None:
               f"{check['accuracy_exported']:.4f} ({change:+.4f}); same prediction for {check['agreement']:.2%}")
 
 
+def cmd_gates(args: argparse.Namespace) -> None:
+    from .evaluation.gates import plot_gates
+
+    trace = plot_gates(args.model_dir, args.text, args.output, args.layer)
+    summary = trace.summary(args.layer)
+    print(f"prediction: {trace.prediction}")
+    for k, direction in enumerate(["forward", "backward"][: len(summary["forget"])]):
+        means = "  ".join(f"{name} {_mean(summary[name][k]):.3f}" for name in ("forget", "input", "output"))
+        print(f"{direction:8} mean over {len(trace.tokens)} tokens: {means}  cell-state norm "
+              f"{_mean(summary['cell'][k]):.3f}")
+    print(f"gate plot: {args.output}")
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
 def _prediction_row(prediction: object) -> dict[str, object]:
     """A classifier's or tagger's prediction as a JSON-ready dict."""
     if hasattr(prediction, "label"):
@@ -206,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="labelled data to compare the export with the original on, e.g. tsv:dev.tsv: "
                                   "prints both accuracies and how often their predictions agree")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("gates", help="plot a trained model's LSTM gates and cell state at every token of a text")
+    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
+    p.add_argument("text", help="the text (a sentence for taggers)")
+    p.add_argument("--output", default="gates.png", help="the PNG to write (default: gates.png)")
+    p.add_argument("--layer", type=int, default=-1, help="which LSTM layer, from 0 (default: -1, the last)")
+    p.set_defaults(func=cmd_gates)
 
     p = sub.add_parser("report", help="(re)write report.md, report.html and plots for a training run")
     p.add_argument("run_dir", help="a run directory, e.g. runs/zh_reviews")

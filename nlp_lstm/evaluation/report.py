@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import DataError, ModelDirError
 from ..io import atomic_write_text, write_json
 from . import plots
+from .gates import gate_section
 from .render import Block, Section, render_html, render_markdown
 from .sections import (
     Builders,
@@ -41,7 +42,7 @@ from .uncertainty import (
 
 N_MISTAKES = 10
 CLASSIFICATION_PLOTS = ("per_class_f1", "confusion_matrix", "training_curves", "reliability", "length_histogram",
-                        "label_distribution")
+                        "label_distribution", "gates_1", "gates_2")
 
 
 @dataclass
@@ -167,6 +168,7 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
                     for row in mistakes]
     data = metrics.get("data", {})
     training_blocks, training_plots = training_section(run.history, metrics.get("best_epoch"))
+    gate_blocks, gate_plots = gate_section(run.tokenizer.parent, [str(row["text"]) for row in predictions])
     data_blocks, data_plots = data_section(
         data, f"Labels: {', '.join(str(label) for label in data.get('labels', labels))}; "
               f"vocabulary size: {data.get('vocab_size', 'unknown')}", "tokens")
@@ -187,6 +189,7 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
         ("Accuracy by length and unknown words", _slices(run.tokenizer, predictions, correct)),
         ("Most confident mistakes", [("table", ["confidence", "gold", "predicted", "text"], mistake_rows)
                                      if mistake_rows else ("p", "No mistakes.")]),
+        ("Inside the LSTM", gate_blocks),
         ("Data", data_blocks),
     ]
     builders: Builders = {
@@ -196,6 +199,7 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
         **training_plots,
         "reliability": lambda: plots.reliability_diagram(bins),
         **data_plots,
+        **gate_plots,
     }
     summary = {"task": "classification", "split": split, "n_samples": final["n_samples"],
                "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "confidence": 0.95,

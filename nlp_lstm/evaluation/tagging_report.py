@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..data.tag_schemes import Span, detect_scheme, spans
 from ..errors import DataError
 from . import plots
+from .gates import gate_section
 from .render import Block, Section
 from .sections import Builders, accuracy_by, data_section, f4, font_note, length_bucket, training_section, truncate
 from .uncertainty import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, sentence_bootstrap_intervals
@@ -24,7 +25,8 @@ MAX_CONFUSIONS = 15
 FULL_MATRIX_UP_TO = 12  # tag sets up to this size also get the whole confusion matrix as a table
 SPAN_LENGTHS = ("1", "2", "3", "4", "5+")
 SENTENCE_EDGES = (10, 25, 50, 100)
-TAGGING_PLOTS = ("per_class_f1", "confusion_matrix", "training_curves", "length_histogram", "label_distribution")
+TAGGING_PLOTS = ("per_class_f1", "confusion_matrix", "training_curves", "length_histogram", "label_distribution",
+                 "gates_1", "gates_2")
 
 
 def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[str, Any], Builders]:
@@ -88,6 +90,8 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
         data, f"{len(data.get('labels', tags))} tags the model predicts; entity scheme of the data: "
               f"{scheme or 'none (not entity tags)'}; vocabulary size: {data.get('vocab_size', 'unknown')}", "tokens")
     examples, n_wrong = _examples(sentences, gold, predicted, scheme, _character_input(run.tokenizer.parent))
+    joiner = "" if _character_input(run.tokenizer.parent) else " "
+    gate_blocks, gate_plots = gate_section(run.tokenizer.parent, [joiner.join(tokens) for tokens in sentences])
     sections: list[Section] = [
         ("Headline metrics", headline),
         (per_title, [("table", [per_kind, "precision", "recall", "F1", "support"], per_rows),
@@ -103,6 +107,7 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
                   ("Entities are written TYPE[words]." if scheme else "Words are written word/TAG; ✗ marks a "
                                                                        "wrong tag.")),
             ("table", ["#", "gold", "predicted"], examples) if examples else ("p", "No sentence has an error.")]),
+        ("Inside the LSTM", gate_blocks),
         ("Data", data_blocks),
     ]
     builders: Builders = {
@@ -111,6 +116,7 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
         "confusion_matrix": lambda: plots.confusion_heatmaps(tags, matrix),
         **training_plots,
         **data_plots,
+        **gate_plots,
     }
     summary: dict[str, Any] = {
         "task": "tagging", "split": split, "n_sentences": len(gold), "n_tokens": sum(counts["tokens"]),

@@ -44,12 +44,16 @@ class BiLSTMClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len) ids, (batch,) lengths -> (batch, num_classes) logits."""
-        embedded = self.dropout(self.embedding_dropout(self.embedding(ids)))
+        embedded = self.embed(ids)
         if self.pooling in ("max", "mean"):  # order-free: pool each direction in its own reading order
             pooled = torch.cat([self.pool(h, lengths) for h in self.encoder.directions(embedded, lengths)], dim=-1)
         else:
             pooled = self.pool(self.encoder(embedded, lengths), lengths)  # (batch, directions * hidden)
         return self.output(self.dropout(pooled))
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len) ids -> (batch, seq_len, embedding_dim): the encoder's input."""
+        return self.dropout(self.embedding_dropout(self.embedding(ids)))
 
     def pool(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, features) -> (batch, features), looking at real tokens only."""

@@ -10,6 +10,7 @@ from .dropout import Dropout
 from .lstm import ExplicitLSTM
 
 LSTM_KINDS = ("fused", "explicit")  # torch.nn.LSTM's fused kernel, or the gate equations written out
+GATE_NAMES = ("forget", "input", "candidate", "output", "cell")
 
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -98,6 +99,27 @@ class BiLSTMEncoder(nn.Module):
         # reversal within length leaves padding in place, so one mask fits both directions
         mask = (torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None])[:, :, None]
         return [out * mask for out in outputs]
+
+    def trace(self, x: torch.Tensor, lengths: torch.Tensor) -> list[list[dict[str, torch.Tensor]]]:
+        """Every layer's gates: per layer, per direction (forward, backward), the forget, input, candidate and
+        output gate activations and the cell state, each (batch, seq_len, hidden_size) aligned with the input
+        tokens, 0 at padded steps. Needs the explicit LSTM (load the model with lstm="explicit")."""
+        if self.lstm != "explicit":
+            raise ValueError('the fused nn.LSTM does not expose its gates; build the model with lstm="explicit"')
+        layers = []
+        for layer in range(self.num_layers):
+            out, _, gates = self.forward_layers[layer](x, lengths=lengths, return_gates=True)
+            traces = [{name: getattr(gates, name)[0][0] for name in GATE_NAMES}]
+            outputs = [out]
+            if self.bidirectional:
+                reversed_x = reverse_within_length(x, lengths)
+                out, _, gates = self.backward_layers[layer](reversed_x, lengths=lengths, return_gates=True)
+                traces.append({name: reverse_within_length(getattr(gates, name)[0][0], lengths)
+                               for name in GATE_NAMES})
+                outputs.append(reverse_within_length(out, lengths))
+            layers.append(traces)
+            x = torch.cat(outputs, dim=-1)
+        return layers
 
     def _run(self, lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
         """One LSTM layer; in training with recurrent dropout, on a DropConnect mask of its hidden-to-hidden

@@ -61,13 +61,18 @@ class BiLSTMTagger(nn.Module):
     ) -> torch.Tensor:
         """(batch, seq_len) ids, (batch,) lengths [, (batch, seq_len, word_len) chars, (batch, seq_len)
         casing] -> (batch, seq_len, num_tags) emission scores."""
+        hidden = self.encoder(self.features(ids, chars, casing), lengths)  # (batch, seq_len, 2 * hidden)
+        return self.output(self.dropout(hidden))
+
+    def features(self, ids: torch.Tensor, chars: torch.Tensor | None = None,
+                 casing: torch.Tensor | None = None) -> torch.Tensor:
+        """Each word's embedding [+ character CNN features + casing embedding]: the encoder's input."""
         features = [self.embedding_dropout(self.embedding(ids))]
         if self.char_cnn is not None:
             features.append(self.char_cnn(chars))
         if self.casing is not None:
             features.append(self.casing(casing))
-        hidden = self.encoder(self.dropout(torch.cat(features, dim=-1)), lengths)  # (batch, seq_len, 2 * hidden)
-        return self.output(self.dropout(hidden))
+        return self.dropout(torch.cat(features, dim=-1))
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor,
              class_weights: torch.Tensor | None = None) -> torch.Tensor:
