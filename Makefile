@@ -20,7 +20,7 @@ run: setup
 	$(BIN)/nlp-lstm train recipes/sentiment/zh_reviews.toml
 
 test: setup
-	$(BIN)/ruff check nlp_lstm tests scripts
+	$(BIN)/ruff check nlp_lstm tests scripts recipes
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -1,6 +1,6 @@
 """nlp-lstm: sequence classification with (Bi)LSTMs, from text to an evaluated model."""
 
-from .api import SequenceTagger, TextClassifier
+from .api import SequenceRegressor, SequenceTagger, TextClassifier
 from .config import Config, load_config
 from .data.batching import BucketBatchSampler, collate
 from .data.padding import pad_sequences
@@ -22,6 +22,7 @@ __all__ = [
     "ModelDirError",
     "NlpLstmError",
     "Predictor",
+    "SequenceRegressor",
     "SequenceTagger",
     "TextClassifier",
     "TextTokenizer",

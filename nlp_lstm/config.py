@@ -18,7 +18,7 @@ else:  # pragma: no cover
 
 TOKENIZER_KINDS = ("word", "char", "bpe", "wordpiece")
 POOLINGS = ("last", "max", "mean", "attention")
-METRICS = ("accuracy", "macro_f1", "f1")
+METRICS = ("accuracy", "macro_f1", "f1", "neg_mse")  # neg_mse: SequenceRegressor's dev mean squared error, negated
 TASKS = ("classification", "tagging")
 TAG_SCHEMES = ("bio", "bioes")
 UNKNOWN_INITS = ("uniform", "normal", "zeros")
@@ -174,6 +174,7 @@ class TrainingConfig:
     clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
     patience: int = 2  # epochs without dev improvement before stopping; 0 never stops early
     metric: str = "accuracy"  # dev metric for early stopping: accuracy | macro_f1 | f1 (entity F1, taggers)
+    # | neg_mse (SequenceRegressor)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data.batching import collate, collate_tagged, sorted_batches
+from .data.batching import collate, collate_numeric, collate_tagged, sorted_batches
 from .model_dir import SavedModel, inference_device, load_model_dir
 from .models.onnx_runtime import OnnxModel
 
@@ -40,6 +40,20 @@ def predict_proba_ids(
         outputs = model.num_outputs if isinstance(model, OnnxModel) else model.output.out_features
         return np.empty((0, outputs), dtype=np.float32)
     return probabilities
+
+
+@torch.inference_mode()
+def predict_values(model: nn.Module, sequences: Sequence[np.ndarray], device: torch.device,
+                   batch_size: int = 256) -> np.ndarray:
+    """A regressor's (n_samples,) predictions for numeric sequences, in input order."""
+    was_training = model.training
+    model.eval()
+    predictions = np.empty(len(sequences), dtype=np.float32)
+    for indices in sorted_batches([len(s) for s in sequences], batch_size):
+        batch = collate_numeric([sequences[i] for i in indices], indices).to(device)
+        predictions[batch.index.numpy()] = model(batch.ids, batch.lengths).float().cpu().numpy()
+    model.train(was_training)
+    return predictions
 
 
 @dataclass

@@ -260,6 +260,9 @@ def train(
     device = resolve_device(config.training.device)
     autocast_dtype(config.training.precision, device)  # fp16 without CUDA: say so before loading any data
     run_dir = choose_run_dir(output, name)
+    if config.training.metric == "neg_mse":
+        raise ConfigError("training.metric = 'neg_mse' scores SequenceRegressor's numeric predictions; a classifier "
+                          "or tagger uses accuracy, macro_f1 or f1")
     if config.task == "classification" and config.training.metric == "f1":
         raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
                           "macro_f1")

@@ -14,7 +14,7 @@ import torch
 class Batch:
     """Right-padded token ids with their lengths; `index` maps rows back to dataset positions."""
 
-    ids: torch.Tensor  # (batch, seq_len) long, padding after each sequence
+    ids: torch.Tensor  # (batch, seq_len) long, padding after each sequence; numeric sequences: their float values
     lengths: torch.Tensor  # (batch,) long, at least 1 (an empty text is one padding token)
     index: torch.Tensor  # (batch,) long, position of each row in the dataset
     labels: torch.Tensor | None = None  # (batch,) long, or (batch, seq_len) tag ids for tagging (0 on padding)
@@ -84,6 +84,24 @@ def collate_tagged(
             for j, word in enumerate(sentence):
                 batch.chars[i, j, : len(word)] = torch.as_tensor(word, dtype=torch.long)
     return batch
+
+
+def collate_numeric(
+    sequences: Sequence[np.ndarray], index: Sequence[int], targets: Sequence[float] | None = None
+) -> Batch:
+    """Right-pad numeric sequences, each (length, n_features) float32, with zeros: `ids` holds the values,
+    (batch, seq_len, n_features) float32, and `labels` the float targets."""
+    lengths = [len(seq) for seq in sequences]
+    features = sequences[0].shape[1] if sequences else 1
+    values = np.zeros((len(sequences), max(max(lengths, default=1), 1), features), dtype=np.float32)
+    for row, seq in enumerate(sequences):
+        values[row, : len(seq)] = seq
+    return Batch(
+        ids=torch.from_numpy(values),
+        lengths=torch.tensor(lengths, dtype=torch.long).clamp_(min=1),
+        index=torch.as_tensor(index, dtype=torch.long),
+        labels=None if targets is None else torch.as_tensor(targets, dtype=torch.float32),
+    )
 
 
 class BucketBatchSampler:
