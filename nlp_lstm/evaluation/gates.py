@@ -94,7 +94,8 @@ def gate_figure(trace: GateTrace, layer: int = -1) -> Any:
     axes[0].legend(loc="upper right", fontsize=8)
     axes[-1].set_xticks(range(n))
     vertical = n > 12 and max(len(t) for t in trace.tokens) > 1  # single Chinese characters fit upright
-    axes[-1].set_xticklabels(trace.tokens, rotation=90 if vertical else 0, fontsize=8)
+    labels = [t if len(t) <= 20 else t[:19] + "…" for t in trace.tokens]  # a very long token must not squash the axes
+    axes[-1].set_xticklabels(labels, rotation=90 if vertical else 0, fontsize=8)
     number = layer % len(trace.layers) + 1
     prediction = trace.prediction if len(trace.prediction) <= 80 else trace.prediction[:79] + "…"
     figure.suptitle(f"LSTM layer {number} of {len(trace.layers)}; prediction: {prediction}", fontsize=10)
