@@ -445,3 +445,13 @@ def test_train_with_fp16_on_a_cpu_is_one_error_and_writes_nothing(capsys: pytest
     assert_error(capsys, ["train", recipe, "--precision", "fp16", "--device", "cpu", "--output", tmp_path / "run"],
                  'training.precision = "fp16" needs a CUDA device, and training runs on cpu')
     assert not (tmp_path / "run").exists()
+
+
+def test_openmp_threads_spin_briefly_unless_the_user_says_otherwise() -> None:
+    code = "import nlp_lstm, os, torch; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "1000", out.stderr
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env={**env, "GOMP_SPINCOUNT": "5"},
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "5", out.stderr

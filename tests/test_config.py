@@ -239,7 +239,8 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     ("tokenizer.lowercase=1", "The 'tokenizer.lowercase' parameter must be true or false. Got 1 instead."),
     ("tokenizer.kind=sentencepiece", "The 'tokenizer.kind' parameter must be one of word, char, bpe, wordpiece. "
                                      "Got 'sentencepiece' instead."),
-    ("training.metric=f2", "The 'training.metric' parameter must be one of accuracy, macro_f1, f1, neg_mse. Got 'f2' instead."),
+    ("training.metric=f2", "The 'training.metric' parameter must be one of accuracy, macro_f1, f1, neg_mse. "
+                           "Got 'f2' instead."),
     ("training.device=tpu", "The 'training.device' parameter must be auto, cpu, cuda or cuda:N. "
                             "Got 'tpu' instead."),
     ("training.device=0", "The 'training.device' parameter must be auto, cpu, cuda or cuda:N. Got 0 instead."),
