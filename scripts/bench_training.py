@@ -71,12 +71,13 @@ class PlainLSTMTagger(nn.Module):
         return self.output(self.lstm(self.embedding(ids))[0])
 
 
-def gemm_gflops(sizes: tuple[int, ...] = (512, 1024), seconds: float = 0.5, repeats: int = 3) -> float:
+def gemm_gflops(sizes: tuple[int, ...] = (512, 1024), seconds: float = 0.5, repeats: int = 3,
+                dtype: torch.dtype = torch.float32) -> float:
     """Best float32 matmul GFLOP/s of square products of these sizes, over `repeats` windows of `seconds` each:
     the machine's GEMM limit. (On this shared 2-core VM single readings range from 140 to 195 GFLOP/s.)"""
     best = 0.0
     for size in sizes:
-        a, b = torch.randn(size, size), torch.randn(size, size)
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
         for _ in range(3):
             a @ b
         for _ in range(repeats):
@@ -220,6 +221,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="epochs each side trains, taking turns")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gemm-seconds", type=float, default=0.5, help="length of each GEMM timing window")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="nlp-lstm's training precision (the plain loop stays fp32); bf16 also prints the share "
+                             "of the bf16 GEMM limit")
     args = parser.parse_args()
     tagging = args.task == "tagging"
     args.data = args.data or (f"conll:{CONLL / 'eng.train'}" if tagging else "embedded:zh-reviews")
@@ -234,8 +238,9 @@ def main() -> None:
 
     plain, ours, train = setup["plain"], setup["ours"], setup["train"]
     plain_optimizer = torch.optim.AdamW(plain.parameters(), lr=2e-3, weight_decay=0.01)
-    trainer = Trainer(ours, TrainingConfig(epochs=args.rounds, batch_size=args.batch_size, seed=args.seed),
-                      torch.device("cpu"), setup["task"], progress=False)
+    trainer = Trainer(ours, TrainingConfig(epochs=args.rounds, batch_size=args.batch_size, seed=args.seed,
+                                           precision=args.precision), torch.device("cpu"), setup["task"],
+                      progress=False)
     sampler = BucketBatchSampler(setup["task"].lengths(train), args.batch_size, seed=args.seed)
     speeds: dict[str, list[float]] = {"plain PyTorch": [], "nlp-lstm": []}
     for epoch in range(1, args.rounds + 1):
@@ -254,6 +259,7 @@ def main() -> None:
     print(f"{'':14} {'train tokens/s':>15} {'LSTM GFLOP/s':>13} {'% of GEMM':>10} {setup['metric']:>25}")
     for (name, values), accuracy in zip(speeds.items(), accuracies):
         best = max(values)
+        name = f"{name} bf16" if name == "nlp-lstm" and args.precision == "bf16" else name
         print(f"{name:14} {best:15,.0f} {best * flops / 1e9:13.1f} {100 * best * flops / 1e9 / gemm:9.1f}% "
               f"{accuracy:25.3f}")
     print(f"{'LSTM kernel':14} {kernel:15,.0f} {kernel * flops / 1e9:13.1f} {100 * kernel * flops / 1e9 / gemm:9.1f}%"
@@ -261,6 +267,10 @@ def main() -> None:
           f"tokens, no padding)")
     print(f"GEMM limit: {gemm:,.1f} GFLOP/s (best float32 512 x 512 or 1024 x 1024 matmul, before and after "
           f"training)")
+    if args.precision == "bf16":
+        bf16 = gemm_gflops(seconds=args.gemm_seconds, dtype=torch.bfloat16)
+        print(f"nlp-lstm trained in bf16 autocast: {max(speeds['nlp-lstm']) * flops / 1e9 / bf16:.1%} of the bf16 "
+              f"GEMM limit ({bf16:,.1f} GFLOP/s)")
     print(f"training speedup vs plain PyTorch: {max(speeds['nlp-lstm']) / max(speeds['plain PyTorch']):.2f}x")
 
 
