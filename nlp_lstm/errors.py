@@ -19,3 +19,7 @@ class ModelDirError(NlpLstmError, FileNotFoundError):
 
 class ExportError(NlpLstmError, RuntimeError):
     """An exported model does not reproduce the model it was exported from, or cannot be written."""
+
+
+class TrainingError(NlpLstmError, RuntimeError):
+    """Training cannot go on, e.g. the loss became NaN; the message names the step and what to try."""

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..config import TrainingConfig
 from ..data.batching import BucketBatchSampler
+from ..errors import TrainingError
 from ..io import atomic_write_bytes, write_json
 from .device import autocast_dtype
 from .tasks import ClassificationTask
@@ -140,6 +141,7 @@ class Trainer:
         """One pass over the training batches; returns mean loss, real tokens seen and seconds."""
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
+        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first step with a NaN/inf loss
         steps = tokens = 0
         bar = tqdm(total=len(sampler), desc=f"epoch {epoch}", unit="batch", disable=None if self.progress else True,
                    leave=False, dynamic_ncols=True)
@@ -167,15 +169,34 @@ class Trainer:
             loss_sum += loss.detach()
             steps += 1
             result.steps += 1
+            # recorded on the device, read at the logging interval: no host-device sync on every step
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), result.steps, first_bad)
             if steps % LOG_EVERY == 0:
                 elapsed = time.perf_counter() - start
+                self._stop_if_diverged(first_bad, epoch)
                 bar.set_postfix(loss=f"{loss_sum.item() / steps:.4f}", tokens_per_s=f"{tokens / elapsed:,.0f}")
                 bar.update(LOG_EVERY)
             if self.config.max_steps and result.steps >= self.config.max_steps:
                 break
         bar.close()
+        self._stop_if_diverged(first_bad, epoch)
         seconds = time.perf_counter() - start
         return loss_sum.item() / max(steps, 1), tokens, seconds
+
+    def _stop_if_diverged(self, first_bad: torch.Tensor, epoch: int) -> None:
+        """A TrainingError naming the first step whose loss was NaN or infinite, if there was one. Checkpoints
+        are written at the end of an epoch, so checkpoints/last still holds the last good one."""
+        step = int(first_bad.item())
+        if step < 0:
+            return
+        kept = "checkpoints/last holds the weights after epoch " + str(epoch - 1) if epoch > 1 else \
+            "no checkpoint was written (it was the first epoch)"
+        config = self.config
+        raise TrainingError(
+            f"the training loss became NaN or infinite at step {step} (epoch {epoch}); training stopped and "
+            f"the diverged weights were not saved; {kept}. Try a lower training.learning_rate (now "
+            f"{config.learning_rate:g})" + (", training.clip_grad_norm = 1.0" if not config.clip_grad_norm else "")
+            + (', or training.precision = "fp32"' if config.precision != "fp32" else "") + ".")
 
     def _checkpoint(self, result: TrainResult, best: bool) -> None:
         """Write the last checkpoint (weights, optimizer, progress) and, when `best`, the best weights."""

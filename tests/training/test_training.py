@@ -287,3 +287,31 @@ def test_patience_zero_never_stops_early(sst2_dir: Path, tmp_path: Path) -> None
     )
     result = train(config, tmp_path / "run", progress=False)
     assert result.metrics["epochs_trained"] == 4 and result.metrics["best_epoch"] == 1
+
+
+def test_a_nan_loss_stops_training_with_the_step_and_keeps_the_last_good_checkpoint(
+        sst2_600: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlp_lstm.errors import TrainingError
+
+    calls = {"n": 0}
+    original = ClassificationTask.loss
+
+    def loss_going_nan(self: ClassificationTask, model: torch.nn.Module, batch) -> torch.Tensor:
+        calls["n"] += 1
+        loss = original(self, model, batch)
+        return loss * float("nan") if calls["n"] >= 13 else loss  # step 13: the third step of epoch 2
+
+    monkeypatch.setattr(ClassificationTask, "loss", loss_going_nan)
+    config = Config(
+        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
+                        text_column="sentence"),
+        tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8),
+        training=TrainingConfig(epochs=3, batch_size=60, seed=0, device="cpu", clip_grad_norm=0.0))  # 10 steps/epoch
+    with pytest.raises(TrainingError, match=r"NaN or infinite at step 13 \(epoch 2\).*checkpoints/last holds the "
+                                            r"weights after epoch 1.*learning_rate \(now 0\.002\), "
+                                            r"training\.clip_grad_norm = 1\.0"):
+        train(config, tmp_path / "run", progress=False)
+    state = json.loads((tmp_path / "run" / "checkpoints" / "last" / "state.json").read_text())
+    assert state["epoch"] == 1
+    weights = load_file(str(tmp_path / "run" / "checkpoints" / "last" / "model.safetensors"))
+    assert all(torch.isfinite(t).all() for t in weights.values())
