@@ -136,7 +136,7 @@ def _check_onnx(saved: SavedModel, out: Path) -> float:
     shape than the one exported with; an ExportError when it exceeds TOLERANCE."""
     from .models.onnx_runtime import OnnxModel
 
-    session = OnnxModel(out / "model.onnx", saved.task, len(saved.labels))
+    session = OnnxModel(out / "model.onnx", saved.task)
     inputs = _example_inputs(saved, [9, 1, 5, 9, 2], seed=1)
     with torch.no_grad():
         expected = saved.model(**inputs)

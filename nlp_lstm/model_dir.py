@@ -166,7 +166,7 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: s
         if found != "pytorch":
             raise ModelDirError(f"{path} holds an {found} export; only a PyTorch model directory can change its LSTM")
         config = {**config, "model": {**config["model"], "lstm": lstm}}
-    model = _load_onnx(path, task, config, len(labels)) if found == "onnx" else _load_torch(path, task, config)
+    model = _load_onnx(path, task, config) if found == "onnx" else _load_torch(path, task, config)
     outputs = model.num_outputs if isinstance(model, OnnxModel) else model.output.out_features
     if len(labels) != outputs:
         raise ModelDirError(f"{path / 'labels.json'}: {len(labels)} labels, but the model has {outputs} outputs")
@@ -211,16 +211,16 @@ def _load_weights(module: torch.nn.Module, weights: Path) -> None:
         raise ModelDirError(f"{weights}: unreadable or does not match config.json ({err})") from None
 
 
-def _load_onnx(path: Path, task: str, config: dict[str, Any], num_labels: int) -> OnnxModel:
+def _load_onnx(path: Path, task: str, config: dict[str, Any]) -> OnnxModel:
     """model.onnx on onnxruntime; a tagger's CRF (crf.safetensors) decodes its emission scores."""
     crf = None
     if task == "tagging" and config["model"].get("crf"):
         if not (path / CRF_FILE).is_file():
             raise ModelDirError(f"{path} is not a complete model directory: missing {CRF_FILE} "
                                 f"(the tagger decodes with a CRF)")
-        crf = CRF(num_labels)
+        crf = CRF(int(config["model"]["num_tags"]))
         _load_weights(crf, path / CRF_FILE)
-    return OnnxModel(path / "model.onnx", task, num_labels, crf)
+    return OnnxModel(path / "model.onnx", task, crf)
 
 
 def quantize_int8(model: BiLSTMClassifier | BiLSTMTagger) -> BiLSTMClassifier | BiLSTMTagger:

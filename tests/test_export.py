@@ -184,6 +184,11 @@ def test_export_refusals_change_nothing(capsys: pytest.CaptureFixture[str], clas
 
 def test_a_corrupted_onnx_file_is_named(classifier_dir: Path, tmp_path: Path) -> None:
     out = export_model(classifier_dir, "onnx", tmp_path / "onnx")
+    labels = json.loads((out / "labels.json").read_text(encoding="utf-8"))
+    (out / "labels.json").write_text(json.dumps([*labels, "extra"]), encoding="utf-8")
+    with pytest.raises(ModelDirError, match=r"labels\.json: 3 labels, but the model has 2 outputs"):
+        Predictor.load(out, "cpu")  # the class count comes from the graph itself
+    (out / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
     (out / "model.onnx").write_bytes((out / "model.onnx").read_bytes()[:500])
     with pytest.raises(ModelDirError, match=r"model\.onnx: not a loadable ONNX model"):
         Predictor.load(out, "cpu")

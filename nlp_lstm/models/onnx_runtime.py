@@ -20,7 +20,7 @@ class OnnxModel(nn.Module):
     transition scores saved beside the graph (crf.safetensors).
     """
 
-    def __init__(self, path: str | Path, task: str, num_outputs: int, crf: CRF | None = None,
+    def __init__(self, path: str | Path, task: str, crf: CRF | None = None,
                  threads: int | None = None) -> None:
         super().__init__()
         try:
@@ -36,7 +36,8 @@ class OnnxModel(nn.Module):
             raise ModelDirError(f"{path}: not a loadable ONNX model ({type(err).__name__}: {err})") from None
         self.input_names = [node.name for node in self.session.get_inputs()]
         self.task = task
-        self.num_outputs = num_outputs
+        # the graph's own class / tag count (its last output axis is fixed), checked against labels.json on load
+        self.num_outputs = self.session.get_outputs()[0].shape[-1]
         self.crf = crf
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
