@@ -19,6 +19,7 @@ from ..data.batching import BucketBatchSampler
 from ..errors import TrainingError
 from ..io import atomic_write_bytes, write_json
 from .device import autocast_dtype
+from .memory import keep_freed_memory
 from .tasks import ClassificationTask
 
 LOG_EVERY = 20  # steps between progress-bar updates; the loss is read from the device only then
@@ -70,6 +71,8 @@ class Trainer:
         self.autocast = autocast_dtype(config.precision, device)
         # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast == torch.float16 else None
+        if device.type == "cpu":
+            keep_freed_memory()
 
     def evaluate(self, split: Any) -> tuple[dict[str, Any], Any]:
         """Metrics and predictions of the current model on a split."""
