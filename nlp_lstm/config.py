@@ -183,6 +183,7 @@ class TrainingConfig:
     class_weights: Any = ""  # "" (none) | "balanced" (inverse training frequency) | a table {label = weight}
     unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
     precision: str = "fp32"  # fp32 | bf16 | fp16 (CUDA only): autocast of the forward pass in training
+    checkpoint_every: int = 0  # also write checkpoints/last.safetensors every this many steps (0: at epoch ends)
 
     def __post_init__(self) -> None:
         _check(self.lr_schedule in LR_SCHEDULES, "training.lr_schedule", f"one of {', '.join(LR_SCHEDULES)}",
@@ -213,6 +214,8 @@ class TrainingConfig:
         _check(ok_device, "training.device", "auto, cpu, cuda or cuda:N", self.device)
         _check(_is_int(self.max_steps) and self.max_steps >= 0, "training.max_steps", "an int >= 0",
                self.max_steps)
+        _check(_is_int(self.checkpoint_every) and self.checkpoint_every >= 0, "training.checkpoint_every",
+               "an int >= 0", self.checkpoint_every)
 
 
 @dataclass
