@@ -23,3 +23,12 @@ class ExportError(NlpLstmError, RuntimeError):
 
 class TrainingError(NlpLstmError, RuntimeError):
     """Training cannot go on, e.g. the loss became NaN; the message names the step and what to try."""
+
+
+class TrainingInterrupted(TrainingError):
+    """SIGINT or SIGTERM stopped training; a checkpoint to resume from was written first."""
+
+    def __init__(self, message: str, signal_number: int, checkpoint_dir: object = None) -> None:
+        super().__init__(message)
+        self.signal_number = signal_number
+        self.checkpoint_dir = checkpoint_dir  # the run's checkpoints folder (a Path)
