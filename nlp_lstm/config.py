@@ -24,6 +24,10 @@ TAG_SCHEMES = ("bio", "bioes")
 UNKNOWN_INITS = ("uniform", "normal", "zeros")
 LR_SCHEDULES = ("constant", "plateau", "linear")
 PRECISIONS = ("fp32", "bf16", "fp16")
+# Widths above this are typos (an extra zero or three): an LSTM of hidden_size 100,000 would need 160 GB for
+# its weights, and torch's allocator fails deep inside nn.LSTM. Real models use 50 to 1,024.
+MAX_WIDTH = 16384
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding and scikit-learn's random_state take [0, 2**32 - 1]
 
 
 def _check(condition: bool, name: str, expected: str, value: Any) -> None:
@@ -41,6 +45,18 @@ def _is_real(value: Any) -> bool:
 
 def _positive_int(name: str, value: Any) -> None:
     _check(_is_int(value) and value > 0, name, "a positive int", value)
+
+
+def _width(name: str, value: Any, minimum: int = 1) -> None:
+    """A layer size: an int from `minimum` (1, or 0 where 0 turns the part off) to MAX_WIDTH."""
+    expected = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    _check(_is_int(value) and value >= minimum, name, expected, value)
+    _check(value <= MAX_WIDTH, name, f"at most {MAX_WIDTH:,} (larger layers need tens of GB)", value)
+
+
+def _seed(name: str, value: Any, expected: str) -> None:
+    _check(_is_int(value) and value >= 0, name, expected, value)
+    _check(value <= MAX_SEED, name, f"at most 2**32 - 1 = {MAX_SEED}", value)
 
 
 def _fraction(name: str, value: Any) -> None:
@@ -79,7 +95,7 @@ class DataConfig:
                "below 1", self.dev_fraction + self.test_fraction)
         if not self.dev:
             _check(self.dev_fraction > 0, "data.dev_fraction", "above 0 when data.dev is empty", self.dev_fraction)
-        _check(_is_int(self.split_seed) and self.split_seed >= 0, "data.split_seed", "an int >= 0", self.split_seed)
+        _seed("data.split_seed", self.split_seed, "an int >= 0")
         _positive_int("data.max_length", self.max_length)
         _check(_is_int(self.token_column), "data.token_column", "an int", self.token_column)
         _check(_is_int(self.tag_column), "data.tag_column", "an int", self.tag_column)
@@ -148,15 +164,15 @@ class ModelConfig:
                 _check(getattr(self, name) == off, f"model.{name}",
                        f"{_toml_value(off)} without model.pretrained_vectors", getattr(self, name))
         for name in ("char_embedding_dim", "casing_embedding_dim"):
-            _check(_is_int(getattr(self, name)) and getattr(self, name) >= 0, f"model.{name}", "an int >= 0",
-                   getattr(self, name))
-        _positive_int("model.char_filters", self.char_filters)
+            _width(f"model.{name}", getattr(self, name), minimum=0)
+        _width("model.char_filters", self.char_filters)
         _check(isinstance(self.crf, bool), "model.crf", "true or false", self.crf)
         _check(self.tag_scheme in TAG_SCHEMES, "model.tag_scheme", f"one of {', '.join(TAG_SCHEMES)}",
                self.tag_scheme)
-        _positive_int("model.embedding_dim", self.embedding_dim)
-        _positive_int("model.hidden_size", self.hidden_size)
+        _width("model.embedding_dim", self.embedding_dim)
+        _width("model.hidden_size", self.hidden_size)
         _positive_int("model.num_layers", self.num_layers)
+        _check(self.num_layers <= 64, "model.num_layers", "at most 64", self.num_layers)
         _check(isinstance(self.bidirectional, bool), "model.bidirectional", "true or false", self.bidirectional)
         _fraction("model.dropout", self.dropout)
         _check(self.pooling in POOLINGS, "model.pooling", f"one of {', '.join(POOLINGS)}", self.pooling)
@@ -209,6 +225,7 @@ class TrainingConfig:
                self.patience)
         _check(self.metric in METRICS, "training.metric", f"one of {', '.join(METRICS)}", self.metric)
         _check(_is_int(self.seed), "training.seed", "an int", self.seed)
+        _check(0 <= self.seed <= MAX_SEED, "training.seed", f"an int in [0, 2**32 - 1 = {MAX_SEED}]", self.seed)
         ok_device = isinstance(self.device, str) and (self.device in ("auto", "cpu", "cuda")
                                                      or self.device.startswith("cuda:"))
         _check(ok_device, "training.device", "auto, cpu, cuda or cuda:N", self.device)
@@ -293,9 +310,16 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    data = path.read_bytes()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ConfigError(f"{path}: not valid UTF-8 at byte {err.start} (line {line}): {data[err.start:err.end]!r} "
+                          f"({err.reason}); TOML files are UTF-8") from None
+    try:
+        raw = tomllib.loads(text.removeprefix("\ufeff"))  # the BOM some Windows editors write
+    except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     for text in overrides:
         section, key, value = parse_override(text)

@@ -131,8 +131,9 @@ def test_recipe_round_trip(recipe: Path, tmp_path: Path) -> None:
 def test_round_trip_of_strings_that_need_escaping(tmp_path: Path) -> None:
     config = Config(
         data=DataConfig(train='tsv:C:\\data\\"quoted"\\train.tsv', dev="tsv:评论/开发集.tsv",
-                        test="tsv:tab\there and\nnewline.tsv", text_column="text 😀", label_column="del\x7f"),
-        training=TrainingConfig(learning_rate=3e-5, weight_decay=0.0, device="cuda:1", seed=-3),
+                        test="tsv:tab\there and\nnewline.tsv", text_column="text 😀", label_column="del\x7f",
+                        tag_column=-3),
+        training=TrainingConfig(learning_rate=3e-5, weight_decay=0.0, device="cuda:1", seed=3),
     )
     path = tmp_path / "odd.toml"
     path.write_text(dump_config(config), encoding="utf-8")
@@ -293,7 +294,8 @@ def test_unclosed_section_header(tmp_path: Path) -> None:
 def test_config_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
     path.write_bytes('[data]\ntext_column = "résumé"\n'.encode("latin-1"))
-    with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}: not valid TOML: .*utf-8"):
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}: not valid UTF-8 at byte 23 \(line 2\): "
+                                          r"b'\\xe9' \(invalid continuation byte\); TOML files are UTF-8"):
         load_config(path)
 
 
