@@ -21,10 +21,15 @@ A spec is ``KIND:LOCATION``:
 * ``jsonl:PATH``: one JSON object a line; blank lines are skipped.
 * ``parquet:PATH``: a Parquet file read with pyarrow.
 
-Local files are decoded as strict UTF-8 (a leading BOM is dropped); LF and CRLF line
-endings both work. Texts and labels are stripped of surrounding whitespace (so the
-space SST-2 puts before the tab is gone); an empty text is kept, an empty label is an
-error. Labels are always strings: 1 becomes "1", 1.0 becomes "1", true becomes "true".
+Local files are decoded as strict UTF-8 (a leading BOM is dropped; a bad byte is an error
+naming its offset and line); LF, CRLF and old Mac CR-only line endings all work, and so
+does a missing final newline. Texts and labels are stripped of surrounding whitespace
+(so the space SST-2 puts before the tab is gone); an empty text is kept, an empty label
+is an error. Labels are always strings: 1 becomes "1", 1.0 becomes "1", true becomes
+"true"; NaN is a missing label and infinity an error. A text or label holding a lone
+surrogate (a JSON escape such as ``"\\udc80"``) is an error: it is not Unicode text.
+Control characters are kept here; the tokenizers drop them. Texts of any length are read
+whole: training and prediction keep the first ``data.max_length`` tokens.
 
 `load_splits` reads the train spec and either reads dev/test from their own specs or
 carves them out of the train source with a stratified (by label), seeded
@@ -40,6 +45,7 @@ import importlib.util
 import io
 import json
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -174,8 +180,27 @@ def _clean_text(value: Any, where: str, column: str) -> str:
     if _is_missing(value):
         raise DataError(f"{where}: missing text in column {column!r}")
     if not isinstance(value, str):
-        raise DataError(f"{where}: text in column {column!r} must be a string, got {value!r}")
+        raise DataError(f"{where}: text in column {column!r} must be a string, got {_short(value)}")
+    check_unicode(value, f"{where}: text in column {column!r}")
     return value.strip()
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters: a message quotes the value, not a whole document."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_unicode(text: str, what: str) -> None:
+    """A DataError naming `what` when `text` holds a lone surrogate (U+D800-U+DFFF), which is not Unicode
+    text: Python makes one from a JSON escape such as "\\udc80" or from bytes decoded with surrogateescape."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise DataError(f"{what} holds the lone surrogate U+{ord(text[err.start]):04X} at character {err.start + 1}; "
+                        f"expected Unicode text (a surrogate is only valid as half of a UTF-16 pair)") from None
 
 
 def _clean_label(value: Any, where: str, column: str) -> str:
@@ -186,12 +211,14 @@ def _clean_label(value: Any, where: str, column: str) -> str:
         text = "true" if value else "false"
     elif isinstance(value, int):
         text = str(value)
-    elif isinstance(value, float):
+    elif isinstance(value, float) and math.isfinite(value):
         text = str(int(value)) if value.is_integer() else repr(value)
     elif isinstance(value, str):
+        check_unicode(value, f"{where}: label in column {column!r}")
         text = value.strip()
     else:
-        raise DataError(f"{where}: label in column {column!r} must be a string or number, got {value!r}")
+        raise DataError(f"{where}: label in column {column!r} must be a string or a finite number, "
+                        f"got {_short(value)}")
     if not text:
         raise DataError(f"{where}: empty label in column {column!r}")
     return text
@@ -229,22 +256,37 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    """Lines split on LF only (CR of CRLF removed), trailing blank lines dropped."""
+    """Lines split on LF only (CR of CRLF removed), trailing blank lines dropped. A text with CRs but no
+    LF at all (old Mac line endings) is split on CR; otherwise a CR inside a line stays in it."""
+    if "\n" not in text and "\r" in text:
+        return _lines(text.replace("\r", "\n"))
     lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
 
 
-def _check_header(header: list[str], name: str, text_column: str, label_column: str | None) -> None:
-    """The header must be unique and hold the text (and label) column."""
+def _check_header(header: list[str], name: str, text_column: str, label_column: str | None,
+                  separator: str = "") -> None:
+    """The header must be unique and hold the text (and label) column; a one-column header that holds
+    another separator gets a hint (a space- or comma-separated file read as tsv:, say)."""
     duplicates = sorted(c for c, n in Counter(header).items() if n > 1)
     if duplicates:
         raise DataError(f"{name}: line 1: duplicate column name(s) in header: {', '.join(duplicates)}")
     for role, column in (("text", text_column), ("label", label_column)):
         if column is not None and column not in header:
+            shown = [_short(c, 40) for c in header[:20]] + (["..."] if len(header) > 20 else [])
             raise DataError(f"{name}: missing {role} column {column!r}; columns present: "
-                            f"{', '.join(repr(c) for c in header)}")
+                            f"{', '.join(shown)}{_separator_hint(header, separator)}")
+
+
+def _separator_hint(header: list[str], separator: str) -> str:
+    if not separator or len(header) != 1:
+        return ""
+    others = {"\t": "a tab (tsv:)", ",": "a comma (csv:)", ";": "a semicolon", " ": "a space"}
+    found = [name for sep, name in others.items() if sep != separator and sep in header[0]]
+    expected = "tab" if separator == "\t" else "comma"
+    return f"; the header has no {expected}: is the file separated by {' or '.join(found)}?" if found else ""
 
 
 def _read_tsv(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
@@ -253,7 +295,7 @@ def _read_tsv(path: Path, name: str, text_column: str, label_column: str | None)
     if not lines:
         raise DataError(f"{name}: empty file, expected a header row (e.g. text<TAB>label)")
     header = [c.strip() for c in lines[0].split("\t")]
-    _check_header(header, name, text_column, label_column)
+    _check_header(header, name, text_column, label_column, "\t")
     for number, line in enumerate(lines[1:], start=2):
         fields = line.split("\t")
         if len(fields) != len(header):
@@ -263,23 +305,28 @@ def _read_tsv(path: Path, name: str, text_column: str, label_column: str | None)
 
 
 def _read_csv(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
-    """Comma-separated with a header; fully blank lines are skipped."""
-    reader = csv.reader(io.StringIO(_read_text(path, name), newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise DataError(f"{name}: empty file, expected a header row (e.g. text,label)")
-        header = [c.strip() for c in header]
-        _check_header(header, name, text_column, label_column)
-        for fields in reader:
-            if not fields:
-                continue
-            if len(fields) != len(header):
-                raise DataError(f"{name}: line {reader.line_num}: expected {len(header)} comma-separated "
-                                f"fields ({', '.join(header)}), got {len(fields)}")
-            yield f"{name}: line {reader.line_num}", dict(zip(header, fields))
+    """Comma-separated with a header; fully blank lines are skipped. A field may be as long as the file
+    (the csv module's own limit, 131,072 characters, would make a long text an error)."""
+    text = _read_text(path, name)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    limit = csv.field_size_limit()
+    try:  # the limit is global to the csv module: raised while this file is parsed, then restored
+        csv.field_size_limit(max(limit, len(text)))
+        rows = [(reader.line_num, fields) for fields in reader if fields]
     except csv.Error as err:
         raise DataError(f"{name}: line {reader.line_num}: malformed CSV: {err}") from None
+    finally:
+        csv.field_size_limit(limit)
+    if not rows:
+        raise DataError(f"{name}: empty file, expected a header row (e.g. text,label)")
+    header = [c.strip() for c in rows[0][1]]
+    _check_header(header, name, text_column, label_column, ",")
+    for number, fields in rows[1:]:
+        if len(fields) != len(header):
+            raise DataError(f"{name}: line {number}: expected {len(header)} comma-separated "
+                            f"fields ({', '.join(header)}), got {len(fields)}")
+        yield f"{name}: line {number}", dict(zip(header, fields))
 
 
 def _read_jsonl(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
@@ -288,10 +335,7 @@ def _read_jsonl(path: Path, name: str, text_column: str, label_column: str | Non
         if not line.strip():
             continue
         where = f"{name}: line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: invalid JSON: {err.msg} (column {err.colno})") from None
+        row = parse_json_line(line, where)
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
         for role, column in (("text", text_column), ("label", label_column)):
@@ -299,6 +343,21 @@ def _read_jsonl(path: Path, name: str, text_column: str, label_column: str | Non
                 raise DataError(f"{where}: missing {role} column {column!r}; keys in this object: "
                                 f"{', '.join(repr(k) for k in row) or '(none)'}")
         yield where, row
+
+
+def parse_json_line(line: str, where: str) -> Any:
+    """One line of JSON; anything `json.loads` rejects is a DataError naming `where`: bad syntax (with its
+    column), nesting too deep for Python's parser, or an integer of more than 4,300 digits."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{where}: invalid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise DataError(f"{where}: invalid JSON: nested too deeply (arrays or objects inside one another "
+                        f"more than about 1,000 levels)") from None
+    except ValueError:  # int() refuses numbers of more than sys.get_int_max_str_digits() digits
+        raise DataError(f"{where}: invalid JSON: an integer of more than {sys.get_int_max_str_digits():,} "
+                        f"digits") from None
 
 
 def _read_parquet(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
