@@ -15,9 +15,12 @@ A tagged data spec is ``KIND:LOCATION``:
   original CoNLL-2003 files read with ``conll:`` are IOB1 (see `tag_schemes`).
 
 Files are decoded as strict UTF-8 (a leading BOM dropped) by the helpers `sources` uses, so a bad
-byte is reported with its offset and line; LF and CRLF line endings both work, trailing blank lines
-and a missing final newline are fine. Tokens and tags are kept exactly as in the file (no
-normalization). Errors are `DataError`s that name the file and line and say what was expected.
+byte is reported with its offset and line; LF, CRLF and CR-only line endings all work, trailing blank
+lines and a missing final newline are fine. In ``conll:`` files columns are split on any run of
+whitespace, so tabs, spaces and a mix of both work; a line with another column count than the first
+token line (a token without its tag, say) is an error naming the line. Tokens and tags are kept
+exactly as in the file (no normalization). Errors are `DataError`s that name the file and line and say
+what was expected.
 """
 
 from __future__ import annotations
@@ -53,11 +56,11 @@ class TaggedDataset:
 
     def __post_init__(self) -> None:
         if len(self.sentences) != len(self.tags):
-            raise ValueError(f"{self.source}: {len(self.sentences)} sentences but {len(self.tags)} tag sequences")
+            raise DataError(f"{self.source}: {len(self.sentences)} sentences but {len(self.tags)} tag sequences")
         for index, (tokens, tags) in enumerate(zip(self.sentences, self.tags)):
             if len(tokens) != len(tags):
-                raise ValueError(f"{self.source}: sentence {index + 1} has {len(tokens)} tokens "
-                                 f"but {len(tags)} tags")
+                raise DataError(f"{self.source}: sentence {index + 1} has {len(tokens)} tokens "
+                                f"but {len(tags)} tags; expected one tag per token")
 
     def __len__(self) -> int:
         """Number of sentences."""

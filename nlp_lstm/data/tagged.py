@@ -22,6 +22,10 @@ def load_tagged_splits(config: DataConfig) -> dict[str, TaggedDataset]:
     """"train", "dev" and (when there is one) "test": from their specs, or a seeded split by sentence of
     the train source (`dev_fraction`, `test_fraction`) where a spec is empty."""
     train = _load(config.train, "train", config)
+    tags = {tag for sentence in train.tags for tag in sentence}
+    if len(tags) < 2:
+        raise DataError(f"{train.source}: the training data has a single tag {tags.pop()!r}; "
+                        f"a tagger needs at least 2")
     splits = {}
     held_out = {"dev": 0.0 if config.dev else config.dev_fraction,
                 "test": 0.0 if config.test else config.test_fraction}
