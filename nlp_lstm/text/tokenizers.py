@@ -6,6 +6,12 @@ stays: "don't", "n't") and single punctuation or symbol characters (emoji includ
 ideograph is its own token, the usual unit for Chinese. `char` makes every character a token, runs
 of whitespace becoming one space. `bpe` and `wordpiece` learn subwords on top of `word`'s splitting.
 Ids 0 and 1 are always `<pad>` and `<unk>`.
+
+Any Python str of Unicode text encodes, however long, whatever it holds (control characters, format
+characters, private-use and unassigned code points): a text that normalizes to nothing gives no ids.
+A str holding a lone surrogate (U+D800-U+DFFF, which Python allows but Unicode text cannot hold) or a
+value that is not a str is a `DataError` naming the text's position in the call, e.g.
+"text 3 holds the lone surrogate U+DCFF at character 5".
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
-from ..errors import ConfigError, ModelDirError
+from ..errors import ConfigError, DataError, ModelDirError
 from .vocab import Vocab
 
 PAD = "<pad>"
@@ -94,6 +100,31 @@ def _word_level(lowercase: bool, digits_to_zero: bool) -> HFTokenizer:
     return tokenizer
 
 
+def _check_inputs(texts: Sequence[object], pretokenized: bool = False) -> None:
+    """Raise a DataError for the first text (or word of a pre-split sentence) the Rust tokenizer cannot take:
+    a non-str, or a str with a lone surrogate. Called only once the tokenizer has failed, so valid input
+    pays nothing."""
+    for number, text in enumerate(texts, start=1):
+        what = f"text {number}"
+        if pretokenized:
+            if isinstance(text, str) or not isinstance(text, Sequence):
+                raise DataError(f"{what} must be a list of words (str), got {type(text).__name__}")
+            for position, word in enumerate(text, start=1):
+                _check_text(word, f"{what}: word {position}")
+        else:
+            _check_text(text, what)
+
+
+def _check_text(text: object, what: str) -> None:
+    if not isinstance(text, str):
+        raise DataError(f"{what} must be a str, got {type(text).__name__}: {repr(text)[:80]}")
+    for position, char in enumerate(text, start=1):
+        if "\ud800" <= char <= "\udfff":
+            raise DataError(f"{what} holds the lone surrogate U+{ord(char):04X} at character {position}; "
+                            f"expected Unicode text (bytes decoded with errors='surrogateescape', e.g. a "
+                            f"command-line argument that is not UTF-8?)")
+
+
 def _canonical_ids(tokenizer: HFTokenizer) -> HFTokenizer:
     """The same subword tokenizer with its ids in a fixed order (specials, then tokens sorted). The
     subword trainers add the end-of-word forms of the alphabet in hash-map order, so the same data gave
@@ -127,7 +158,12 @@ class TextTokenizer:
     ) -> TextTokenizer:
         """Learn a vocabulary of at most `vocab_size` tokens (specials included) from training texts."""
         tokenizer, trainer = _pipeline(kind, lowercase, vocab_size, min_freq, split_cjk)
-        tokenizer.train_from_iterator(texts, trainer=trainer)
+        texts = texts if isinstance(texts, Sequence) else list(texts)
+        try:
+            tokenizer.train_from_iterator(texts, trainer=trainer)
+        except (TypeError, UnicodeEncodeError):
+            _check_inputs(texts)
+            raise
         if kind in ("bpe", "wordpiece"):
             tokenizer = _canonical_ids(tokenizer)
         return cls(tokenizer)
@@ -145,7 +181,12 @@ class TextTokenizer:
         tokenizer = _word_level(lowercase, digits_to_zero)
         trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq,
                                             special_tokens=SPECIALS, **QUIET)
-        tokenizer.train_from_iterator((word for sentence in sentences for word in sentence), trainer=trainer)
+        sentences = sentences if isinstance(sentences, Sequence) else list(sentences)
+        try:
+            tokenizer.train_from_iterator((word for sentence in sentences for word in sentence), trainer=trainer)
+        except (TypeError, UnicodeEncodeError):
+            _check_inputs(sentences, pretokenized=True)
+            raise
         return cls(tokenizer)
 
     def with_words(self, words: Iterable[str]) -> TextTokenizer:
@@ -169,25 +210,42 @@ class TextTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """The tokens of one text (unknown words keep their surface form)."""
-        if isinstance(self.tokenizer.model, models.WordLevel):
-            normalized = self.tokenizer.normalizer.normalize_str(text)
-            return [piece for piece, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
-        return self.tokenizer.encode(text, add_special_tokens=False).tokens
+        try:
+            if isinstance(self.tokenizer.model, models.WordLevel):
+                normalized = self.tokenizer.normalizer.normalize_str(text)
+                return [piece for piece, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+            return self.tokenizer.encode(text, add_special_tokens=False).tokens
+        except (TypeError, UnicodeEncodeError):
+            _check_text(text, "the text")
+            raise
 
     def encode(self, text: str) -> list[int]:
         """The token ids of one text."""
-        return self.tokenizer.encode(text, add_special_tokens=False).ids
+        try:
+            return self.tokenizer.encode(text, add_special_tokens=False).ids
+        except (TypeError, UnicodeEncodeError):
+            _check_text(text, "the text")
+            raise
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids of many texts, encoded in parallel by the Rust batch API."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        texts = list(texts)
+        try:
+            encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        except (TypeError, UnicodeEncodeError):
+            _check_inputs(texts)
+            raise
         return [encoding.ids for encoding in encodings]
 
     def encode_words_batch(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
         """One id per given word (the Rust batch API on pre-split input); a word that normalizes to
         nothing gets `<unk>`."""
-        encodings = self.tokenizer.encode_batch([list(s) for s in sentences], is_pretokenized=True,
-                                                add_special_tokens=False)
+        try:
+            encodings = self.tokenizer.encode_batch([list(s) for s in sentences], is_pretokenized=True,
+                                                    add_special_tokens=False)
+        except (TypeError, UnicodeEncodeError):
+            _check_inputs(sentences, pretokenized=True)
+            raise
         result = []
         for sentence, encoding in zip(sentences, encodings):
             if len(encoding.ids) == len(sentence):
