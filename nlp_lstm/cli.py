@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, DataError, NlpLstmError
+from .errors import ConfigError, DataError, NlpLstmError, TrainingInterrupted
 
 
 def _read_jsonl_inputs(path: Path, text_field: str) -> list[str | list[str]]:
@@ -75,8 +75,16 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.precision is not None:
         config.training.precision = args.precision
     name, progress = Path(args.config).stem, not args.no_progress
+    if args.resume is not None and seeds > 1:
+        raise ConfigError("--resume continues one run; resume each seed-K directory of a --seeds run on its own")
     if seeds == 1:
-        train(config, args.output, name=name, progress=progress)
+        try:
+            train(config, args.output, name=name, progress=progress, resume=args.resume)
+        except TrainingInterrupted as err:
+            run_dir = err.checkpoint_dir.parent if err.checkpoint_dir else args.output
+            raise TrainingInterrupted(f"{err}; go on with: nlp-lstm train {args.config} --resume {run_dir}"
+                                      + "".join(f" --set {item}" for item in args.set), err.signal_number,
+                                      err.checkpoint_dir) from None
         return
     from .seeds import format_summary, train_seeds
 
@@ -188,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="autocast the training forward pass: bf16 (CUDA or CPU) or fp16 (CUDA, with loss scaling); "
                         "default training.precision, fp32")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (per-epoch lines only)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="go on with a stopped or killed run of the same config from its last checkpoint; it ends "
+                        "with the same weights and metrics as an unbroken run")
     p.add_argument("--seeds", default="1", metavar="N",
                    help="train N seeds (training.seed, +1, ...), each in DIR/seed-K, and write the mean ± std of "
                         "every metric to DIR/seeds.json and seeds.md (default: 1, a single run)")
@@ -242,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+    except TrainingInterrupted as err:
+        print(f"nlp-lstm: {err}", file=sys.stderr)
+        return 128 + err.signal_number
     except (NlpLstmError, OSError) as err:
         print(f"nlp-lstm: error: {err}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .config import Config, dump_config
+from .config import Config, dump_config, load_config
 from .data.conll import TaggedDataset, load_tagged
 from .data.sources import TextDataset, load_splits, load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
@@ -40,6 +40,7 @@ from .models.tagger import BiLSTMTagger
 from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
 from .text.features import CASINGS, build_char_vocab, encode_words
 from .text.tokenizers import TextTokenizer
+from .training.checkpoint import read_checkpoint
 from .training.class_weights import class_weights
 from .training.device import autocast_dtype, resolve_device
 from .training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
@@ -249,17 +250,48 @@ def _write_tag_predictions(path: Path, sentences: Sequence[Sequence[str]], gold:
     atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
+def resumable_run(run_dir: str | Path, config: Config) -> Path:
+    """`run_dir` if it holds an unfinished run of this same config with a checkpoint, else a ConfigError
+    saying what differs or is missing."""
+    run_dir = Path(run_dir)
+    saved_path = run_dir / "config.toml"
+    if not saved_path.is_file():
+        raise ConfigError(f"--resume {run_dir}: no run there ({saved_path} not found)")
+    if (run_dir / "metrics.json").is_file():
+        raise ConfigError(f"--resume {run_dir}: that run finished (metrics.json is written); nothing to resume")
+    saved = load_config(saved_path).to_dict()
+    wanted = config.to_dict()
+    saved["training"].pop("device"), wanted["training"].pop("device")  # another machine may go on with it
+    differ = [f"{section}.{key}: run {saved[section].get(key)!r}, now {value!r}"
+              for section, values in wanted.items() if isinstance(values, dict)
+              for key, value in values.items() if saved[section].get(key) != value]
+    if saved["task"] != wanted["task"]:
+        differ.insert(0, f"task: run {saved['task']!r}, now {wanted['task']!r}")
+    if differ:
+        raise ConfigError(f"--resume {run_dir}: the config differs from the run's {saved_path} ("
+                          + "; ".join(differ) + "); resume with the same config and --set options")
+    if not (run_dir / "checkpoints" / "last.safetensors").is_file():
+        raise ConfigError(f"--resume {run_dir}: no checkpoint yet ({run_dir / 'checkpoints' / 'last.safetensors'}"
+                          f" is written at the end of the first epoch, every training.checkpoint_every steps, and "
+                          f"on SIGINT or SIGTERM); start the run again instead")
+    return run_dir
+
+
 def train(
     config: Config,
     output: str | Path | None = None,
     name: str = "run",
     progress: bool = True,
+    resume: str | Path | None = None,
 ) -> RunResult:
-    """Train a classifier or tagger as `config` says, evaluate it on dev and test, write a run directory."""
+    """Train a classifier or tagger as `config` says, evaluate it on dev and test, write a run directory.
+    `resume`: a run directory of the same config to go on with from its last checkpoint, exactly."""
     started = time.perf_counter()
     device = resolve_device(config.training.device)
     autocast_dtype(config.training.precision, device)  # fp16 without CUDA: say so before loading any data
-    run_dir = choose_run_dir(output, name)
+    if resume is not None and output is not None:
+        raise ConfigError("--resume continues in the run's own directory; leave out --output")
+    run_dir = resumable_run(resume, config) if resume is not None else choose_run_dir(output, name)
     if config.training.metric == "neg_mse":
         raise ConfigError("training.metric = 'neg_mse' scores SequenceRegressor's numeric predictions; a classifier "
                           "or tagger uses accuracy, macro_f1 or f1")
@@ -271,9 +303,13 @@ def train(
     encoded, sizes = prepared.encoded, prepared.sizes
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.toml", dump_config(config))
     history_path = run_dir / "history.jsonl"
-    history_path.write_text("", encoding="utf-8")
+    if resume is None:
+        atomic_write_text(run_dir / "config.toml", dump_config(config))
+        history_path.write_text("", encoding="utf-8")
+    else:  # the epochs the checkpoint holds; any logged after it are trained again
+        history = read_checkpoint(run_dir / "checkpoints" / "last.safetensors").progress["history"]
+        atomic_write_text(history_path, "".join(json.dumps(row) + "\n" for row in history))
 
     def log_epoch(row: dict[str, Any]) -> None:
         with history_path.open("a", encoding="utf-8") as handle:
@@ -284,7 +320,7 @@ def train(
     if "pretrained" in prepared.data_notes:
         print(format_coverage(prepared.data_notes["pretrained"]))
     trainer = Trainer(prepared.model, config.training, device, prepared.task, run_dir / "checkpoints", progress)
-    result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch)
+    result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume is not None)
     save_model_dir(run_dir / "model", prepared.saved)
 
     metrics: dict[str, Any] = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import io
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,9 @@ from tqdm.auto import tqdm
 
 from ..config import TrainingConfig
 from ..data.batching import BucketBatchSampler
-from ..errors import TrainingError
-from ..io import atomic_write_bytes, write_json
+from ..errors import TrainingError, TrainingInterrupted
+from ..io import atomic_write_bytes
+from .checkpoint import read_checkpoint, restore_rng, write_checkpoint
 from .device import autocast_dtype
 from .memory import keep_freed_memory
 from .tasks import ClassificationTask
@@ -33,6 +36,18 @@ class TrainResult:
     best_epoch: int = 0
     best_score: float = float("-inf")
     steps: int = 0
+    bad_epochs: int = 0  # epochs since the best one
+    stopped: bool = False  # early stopping or max_steps ended the run
+
+
+@dataclass
+class EpochProgress:
+    """How far into an epoch training is: batches done, their summed loss (on the device), real tokens, seconds."""
+
+    batch: int = 0
+    loss_sum: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
+    tokens: int = 0
+    seconds: float = 0.0
 
 
 def adamw(params: list[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -71,6 +86,9 @@ class Trainer:
         self.autocast = autocast_dtype(config.precision, device)
         # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast == torch.float16 else None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._signal: int | None = None  # set by SIGINT/SIGTERM during fit
+        self._last_checkpoint = ""  # where the last checkpoint was written, for messages
         if device.type == "cpu":
             keep_freed_memory()
 
@@ -83,10 +101,12 @@ class Trainer:
         train: Any,
         dev: Any | None,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+        resume: bool = False,
     ) -> TrainResult:
         """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric
         (0: never early); the model ends with its best weights. Without dev data every epoch runs and
-        the model keeps its last weights."""
+        the model keeps its last weights. `resume` continues from checkpoints/last.safetensors exactly
+        where it was written: the same batches, random numbers and optimizer state as an unbroken run."""
         config = self.config
         sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed)
         total_steps = config.epochs * len(sampler)
@@ -97,61 +117,73 @@ class Trainer:
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
                                                                lambda step: max(0.0, 1 - step / total_steps))
         result = TrainResult()
-        best_state = None
-        bad_epochs = 0
-        for epoch in range(1, config.epochs + 1):
-            sampler.set_epoch(epoch)
-            train_loss, tokens, seconds = self.train_epoch(train, sampler, epoch, result)
-            dev_metrics = self.evaluate(dev)[0] if dev is not None else {}
-            score = dev_metrics.get(config.metric, float(epoch))  # no dev: the latest epoch counts as best
-            row = {
-                "epoch": epoch,
-                "steps": result.steps,
-                "train_loss": train_loss,
-                **{f"dev_{name}": dev_metrics[name] for name in self.task.summary_metrics if name in dev_metrics},
-                "train_tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
-                "train_seconds": seconds,
-                "learning_rate": self.optimizer.param_groups[0]["lr"],
-            }
-            result.history.append(row)
-            improved = score > result.best_score
-            if improved:
-                result.best_score, result.best_epoch, bad_epochs = score, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            else:
-                bad_epochs += 1
-                if config.lr_schedule == "plateau" and dev is not None:
-                    for group in self.optimizer.param_groups:
-                        group["lr"] *= config.lr_decay
-            self._checkpoint(result, best=improved)
-            if self.verbose:
-                dev_text = f"  dev {config.metric} {score:.4f}{' (best)' if improved else ''}" if dev_metrics else ""
-                tqdm.write(f"epoch {epoch}: train loss {train_loss:.4f}{dev_text}  "
-                           f"{row['train_tokens_per_second']:,.0f} tokens/s  {seconds:.1f}s")
-            if on_epoch_end is not None:
-                on_epoch_end(row)
-            if (config.patience and bad_epochs >= config.patience) or (
-                config.max_steps and result.steps >= config.max_steps
-            ):
-                break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
+        self.best_state = None
+        start_epoch, partial = 1, None
+        if resume:
+            start_epoch, partial = self._restore(result)
+        with self._signals_checkpoint():
+            for epoch in range(start_epoch, config.epochs + 1):
+                sampler.set_epoch(epoch)
+                train_loss, tokens, seconds = self.train_epoch(train, sampler, epoch, result, partial)
+                partial = None
+                dev_metrics = self.evaluate(dev)[0] if dev is not None else {}
+                score = dev_metrics.get(config.metric, float(epoch))  # no dev: the latest epoch counts as best
+                row = {
+                    "epoch": epoch,
+                    "steps": result.steps,
+                    "train_loss": train_loss,
+                    **{f"dev_{name}": dev_metrics[name] for name in self.task.summary_metrics
+                       if name in dev_metrics},
+                    "train_tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
+                    "train_seconds": seconds,
+                    "learning_rate": self.optimizer.param_groups[0]["lr"],
+                }
+                result.history.append(row)
+                improved = score > result.best_score
+                if improved:
+                    result.best_score, result.best_epoch, result.bad_epochs = score, epoch, 0
+                    self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                else:
+                    result.bad_epochs += 1
+                    if config.lr_schedule == "plateau" and dev is not None:
+                        for group in self.optimizer.param_groups:
+                            group["lr"] *= config.lr_decay
+                result.stopped = bool((config.patience and result.bad_epochs >= config.patience) or (
+                    config.max_steps and result.steps >= config.max_steps))
+                self._checkpoint(result, epoch, None, best=improved)
+                if self.verbose:
+                    dev_text = (f"  dev {config.metric} {score:.4f}{' (best)' if improved else ''}"
+                                if dev_metrics else "")
+                    tqdm.write(f"epoch {epoch}: train loss {train_loss:.4f}{dev_text}  "
+                               f"{row['train_tokens_per_second']:,.0f} tokens/s  {seconds:.1f}s")
+                if on_epoch_end is not None:
+                    on_epoch_end(row)
+                if result.stopped:
+                    break
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
         return result
 
     def train_epoch(
-        self, train: Any, sampler: BucketBatchSampler, epoch: int, result: TrainResult
+        self, train: Any, sampler: BucketBatchSampler, epoch: int, result: TrainResult,
+        progress: EpochProgress | None = None,
     ) -> tuple[float, int, float]:
-        """One pass over the training batches; returns mean loss, real tokens seen and seconds."""
+        """One pass over the training batches (from `progress.batch` on, when resuming one); returns mean loss,
+        real tokens seen and seconds."""
         self.model.train()
-        loss_sum = torch.zeros((), device=self.device)
+        progress = progress or EpochProgress(loss_sum=torch.zeros((), device=self.device))
+        progress.loss_sum = progress.loss_sum.to(self.device)
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first step with a NaN/inf loss
-        steps = tokens = 0
-        bar = tqdm(total=len(sampler), desc=f"epoch {epoch}", unit="batch", disable=None if self.progress else True,
-                   leave=False, dynamic_ncols=True)
-        start = time.perf_counter()
-        for indices in sampler:
+        batches = list(sampler)
+        bar = tqdm(total=len(batches), initial=progress.batch, desc=f"epoch {epoch}", unit="batch",
+                   disable=None if self.progress else True, leave=False, dynamic_ncols=True)
+        start = time.perf_counter() - progress.seconds
+        for indices in batches[progress.batch :]:
+            if self._signal is not None:
+                progress.seconds = time.perf_counter() - start
+                self._interrupt(first_bad, result, epoch, progress, len(batches))
             batch = self.task.collate(train, indices)
-            tokens += int(batch.lengths.sum())
+            progress.tokens += int(batch.lengths.sum())
             with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
                 loss = self.task.loss(self.model, batch.to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
@@ -169,22 +201,28 @@ class Trainer:
                 self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
-            loss_sum += loss.detach()
-            steps += 1
+            progress.loss_sum += loss.detach()
+            progress.batch += 1
             result.steps += 1
             # recorded on the device, read at the logging interval: no host-device sync on every step
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), result.steps, first_bad)
-            if steps % LOG_EVERY == 0:
+            if progress.batch % LOG_EVERY == 0:
                 elapsed = time.perf_counter() - start
                 self._stop_if_diverged(first_bad, epoch)
-                bar.set_postfix(loss=f"{loss_sum.item() / steps:.4f}", tokens_per_s=f"{tokens / elapsed:,.0f}")
+                bar.set_postfix(loss=f"{progress.loss_sum.item() / progress.batch:.4f}",
+                                tokens_per_s=f"{progress.tokens / elapsed:,.0f}")
                 bar.update(LOG_EVERY)
             if self.config.max_steps and result.steps >= self.config.max_steps:
                 break
+            every = self.config.checkpoint_every
+            if every and result.steps % every == 0 and progress.batch < len(batches):
+                self._stop_if_diverged(first_bad, epoch)  # diverged weights are never saved
+                progress.seconds = time.perf_counter() - start
+                self._checkpoint(result, epoch, progress)
         bar.close()
         self._stop_if_diverged(first_bad, epoch)
         seconds = time.perf_counter() - start
-        return loss_sum.item() / max(steps, 1), tokens, seconds
+        return progress.loss_sum.item() / max(progress.batch, 1), progress.tokens, seconds
 
     def _stop_if_diverged(self, first_bad: torch.Tensor, epoch: int) -> None:
         """A TrainingError naming the first step whose loss was NaN or infinite, if there was one. Checkpoints
@@ -192,8 +230,8 @@ class Trainer:
         step = int(first_bad.item())
         if step < 0:
             return
-        kept = "checkpoints/last holds the weights after epoch " + str(epoch - 1) if epoch > 1 else \
-            "no checkpoint was written (it was the first epoch)"
+        kept = (f"checkpoints/last.safetensors holds the last good state ({self._last_checkpoint})"
+                if self._last_checkpoint else "no checkpoint was written yet")
         config = self.config
         raise TrainingError(
             f"the training loss became NaN or infinite at step {step} (epoch {epoch}); training stopped and "
@@ -201,17 +239,87 @@ class Trainer:
             f"{config.learning_rate:g})" + (", training.clip_grad_norm = 1.0" if not config.clip_grad_norm else "")
             + (', or training.precision = "fp32"' if config.precision != "fp32" else "") + ".")
 
-    def _checkpoint(self, result: TrainResult, best: bool) -> None:
-        """Write the last checkpoint (weights, optimizer, progress) and, when `best`, the best weights."""
+    def _checkpoint(self, result: TrainResult, epoch: int, progress: EpochProgress | None,
+                    best: bool = False) -> None:
+        """Write checkpoints/last.safetensors: at the end of `epoch` (progress None) or inside it; and, when
+        `best`, checkpoints/best.safetensors with the best weights alone."""
         if self.checkpoint_dir is None:
             return
-        weights = save_safetensors({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()})
-        last = self.checkpoint_dir / "last"
-        atomic_write_bytes(last / "model.safetensors", weights)
-        buffer = io.BytesIO()
-        torch.save(self.optimizer.state_dict(), buffer)  # tensors and numbers only: loads with weights_only=True
-        atomic_write_bytes(last / "optimizer.pt", buffer.getvalue())
-        write_json(last / "state.json", {"epoch": result.history[-1]["epoch"], "steps": result.steps,
-                                         "best_epoch": result.best_epoch, "best_score": result.best_score})
-        if best:
-            atomic_write_bytes(self.checkpoint_dir / "best" / "model.safetensors", weights)
+        state = {"epoch": epoch, "batch": progress.batch if progress else None, "epoch_done": progress is None,
+                 "tokens": progress.tokens if progress else 0, "seconds": progress.seconds if progress else 0.0,
+                 "steps": result.steps, "history": result.history, "best_epoch": result.best_epoch,
+                 "best_score": result.best_score, "bad_epochs": result.bad_epochs, "stopped": result.stopped}
+        loss_sum = progress.loss_sum if progress else torch.zeros(())
+        if best and self.best_state is not None:
+            atomic_write_bytes(self.checkpoint_dir / "best.safetensors",
+                               save_safetensors({k: v.cpu().contiguous() for k, v in self.best_state.items()}))
+        write_checkpoint(self.checkpoint_dir / "last.safetensors", self.model, self.best_state, self.optimizer,
+                         self.scheduler, self.scaler, self._generators(), state, loss_sum)
+        where = f"in epoch {epoch}" if progress else f"end of epoch {epoch}"
+        self._last_checkpoint = f"step {result.steps}, {where}"
+
+    def _generators(self) -> dict[str, torch.Generator]:
+        """The task's own random generators (the <unk> replacement's), saved with the global ones."""
+        replacement = getattr(self.task, "unk_replacement", None)
+        return {"unk_replacement": replacement.generator} if replacement is not None else {}
+
+    def _restore(self, result: TrainResult) -> tuple[int, EpochProgress | None]:
+        """Load checkpoints/last.safetensors into the model, optimizer, scheduler, scaler, RNGs and `result`;
+        returns the epoch to go on with and, inside an epoch, where in it."""
+        if self.checkpoint_dir is None:
+            raise TrainingError("resuming needs a checkpoint directory")
+        path = self.checkpoint_dir / "last.safetensors"
+        saved = read_checkpoint(path)
+        try:
+            self.model.load_state_dict(saved.model)
+            self.optimizer.load_state_dict(saved.optimizer)
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise TrainingError(f"{path}: does not fit this model and config ({str(err).splitlines()[0]}); "
+                                f"it was written by another run") from None
+        if self.scheduler is not None and saved.scheduler is not None:
+            self.scheduler.load_state_dict(saved.scheduler)
+        if self.scaler is not None and saved.scaler is not None:
+            self.scaler.load_state_dict(saved.scaler)
+        restore_rng(saved.rng, self._generators())
+        self.best_state = {k: v.to(self.device) for k, v in saved.best.items()} if saved.best else None
+        p = saved.progress
+        result.history, result.steps = p["history"], p["steps"]
+        result.best_epoch, result.best_score, result.bad_epochs = p["best_epoch"], p["best_score"], p["bad_epochs"]
+        result.stopped = p["stopped"]
+        if result.stopped:
+            return self.config.epochs + 1, None
+        if p["epoch_done"]:
+            return p["epoch"] + 1, None
+        return p["epoch"], EpochProgress(p["batch"], p["loss_sum"], p["tokens"], p["seconds"])
+
+    @contextmanager
+    def _signals_checkpoint(self) -> Iterator[None]:
+        """While training with a checkpoint directory, SIGINT and SIGTERM stop it at the next step boundary with
+        a checkpoint written (a second signal acts as usual)."""
+        self._signal = None
+        if self.checkpoint_dir is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: Any) -> None:
+            self._signal = signum
+            signal.signal(signum, previous[signum])
+
+        for signum in previous:
+            signal.signal(signum, handler)
+        try:
+            yield
+        finally:
+            for signum, old in previous.items():
+                signal.signal(signum, old)
+
+    def _interrupt(self, first_bad: torch.Tensor, result: TrainResult, epoch: int, progress: EpochProgress,
+                   num_batches: int) -> None:
+        """Save where training stands and raise TrainingInterrupted."""
+        self._stop_if_diverged(first_bad, epoch)
+        self._checkpoint(result, epoch, progress)
+        name = signal.Signals(self._signal).name
+        raise TrainingInterrupted(
+            f"stopped by {name} after step {result.steps} (epoch {epoch}, batch {progress.batch} of {num_batches}); "
+            f"checkpoint written to {self.checkpoint_dir / 'last.safetensors'}", self._signal, self.checkpoint_dir)

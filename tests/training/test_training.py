@@ -22,6 +22,7 @@ from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.predictor import Predictor, predict_proba_ids
 from nlp_lstm.runs import RunResult, train
 from nlp_lstm.text.tokenizers import TextTokenizer
+from nlp_lstm.training.checkpoint import read_checkpoint
 from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit
 from nlp_lstm.training.trainer import Trainer
 
@@ -153,13 +154,11 @@ def test_run_directory_holds_everything(sst2_run: Callable[[int], RunResult], ss
     assert model_config["model"]["hidden_size"] == 32 and model_config["model"]["num_classes"] == 2
     assert model_config["data"] == {"text_column": "sentence", "label_column": "label"}
 
-    assert (run / "checkpoints" / "best" / "model.safetensors").is_file()
-    last = run / "checkpoints" / "last"
-    assert {p.name for p in last.iterdir()} == {"model.safetensors", "optimizer.pt", "state.json"}
-    state = json.loads((last / "state.json").read_text())
-    assert state["epoch"] == 3 and state["best_epoch"] == result.metrics["best_epoch"]
-    optimizer_state = torch.load(last / "optimizer.pt", weights_only=True)
-    assert optimizer_state["param_groups"][0]["lr"] == 0.01
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.safetensors", "last.safetensors"}
+    last = read_checkpoint(run / "checkpoints" / "last.safetensors")
+    assert last.progress["epoch"] == 3 and last.progress["epoch_done"]
+    assert last.progress["best_epoch"] == result.metrics["best_epoch"]
+    assert last.optimizer["param_groups"][0]["lr"] == 0.01
 
     history = read_jsonl(run / "history.jsonl")
     assert len(history) == 3 == result.metrics["epochs_trained"]
@@ -267,11 +266,12 @@ def test_early_stopping_keeps_the_best_epoch(sst2_dir: Path, tmp_path: Path, pat
     assert [row["dev_accuracy"] for row in history] == [0.5] * (patience + 1)
     assert result.metrics["epochs_trained"] == patience + 1 < config.training.epochs
     assert result.metrics["best_epoch"] == 1
-    assert json.loads((result.run_dir / "checkpoints" / "last" / "state.json").read_text())["epoch"] == patience + 1
+    checkpoint = read_checkpoint(result.run_dir / "checkpoints" / "last.safetensors")
+    assert checkpoint.progress["epoch"] == patience + 1 and checkpoint.progress["stopped"]
 
     saved = load_file(result.model_dir / "model.safetensors")
-    best = load_file(result.run_dir / "checkpoints" / "best" / "model.safetensors")
-    last = load_file(result.run_dir / "checkpoints" / "last" / "model.safetensors")
+    best = load_file(result.run_dir / "checkpoints" / "best.safetensors")
+    last = checkpoint.model
     assert all(torch.equal(saved[name], best[name]) for name in best)  # the model is epoch 1's
     assert not all(torch.equal(saved[name], last[name]) for name in last)  # not the last epoch's
 
@@ -307,11 +307,12 @@ def test_a_nan_loss_stops_training_with_the_step_and_keeps_the_last_good_checkpo
                         text_column="sentence"),
         tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8),
         training=TrainingConfig(epochs=3, batch_size=60, seed=0, device="cpu", clip_grad_norm=0.0))  # 10 steps/epoch
-    with pytest.raises(TrainingError, match=r"NaN or infinite at step 13 \(epoch 2\).*checkpoints/last holds the "
-                                            r"weights after epoch 1.*learning_rate \(now 0\.002\), "
+    with pytest.raises(TrainingError, match=r"NaN or infinite at step 13 \(epoch 2\).*checkpoints/last.safetensors "
+                                            r"holds the last good state \(step 10, end of epoch 1\).*"
+                                            r"learning_rate \(now 0\.002\), "
                                             r"training\.clip_grad_norm = 1\.0"):
         train(config, tmp_path / "run", progress=False)
-    state = json.loads((tmp_path / "run" / "checkpoints" / "last" / "state.json").read_text())
-    assert state["epoch"] == 1
-    weights = load_file(str(tmp_path / "run" / "checkpoints" / "last" / "model.safetensors"))
+    checkpoint = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    assert checkpoint.progress["epoch"] == 1 and checkpoint.progress["epoch_done"]
+    weights = checkpoint.model
     assert all(torch.isfinite(t).all() for t in weights.values())

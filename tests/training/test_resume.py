@@ -1,0 +1,236 @@
+"""Exact resume: a run killed (SIGKILL), stopped (SIGINT, SIGTERM) or crashed mid-epoch and resumed with
+`--resume` ends with the same weights, metrics and history as an unbroken run of the same seed."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from conftest import sentence_blocks, write_conll, write_slice
+from safetensors.torch import load_file
+
+from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig, dump_config, load_config
+from nlp_lstm.errors import ConfigError, TrainingError
+from nlp_lstm.runs import train
+from nlp_lstm.training.checkpoint import read_checkpoint
+from nlp_lstm.training.tasks import TaggingTask
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMING_KEYS = {"train_tokens_per_second", "train_seconds", "wall_seconds", "train_seconds_per_epoch",
+               "environment"}
+# one thread in every process: the same arithmetic in the unbroken run and the resumed one
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+CONFIG = """task = "classification"
+[data]
+train = "tsv:{folder}/train.tsv"
+dev = "tsv:{folder}/dev.tsv"
+test = "tsv:{folder}/test.tsv"
+text_column = "sentence"
+max_length = 64
+[tokenizer]
+kind = "word"
+[model]
+embedding_dim = 32
+hidden_size = 32
+dropout = 0.3
+embedding_dropout = 0.1
+[training]
+epochs = 3
+batch_size = 32
+learning_rate = 0.01
+patience = 3
+device = "cpu"
+checkpoint_every = 5
+unk_replace = 0.5
+lr_schedule = "linear"
+"""
+
+
+@pytest.fixture(scope="module")
+def recipe(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A config that uses every source of randomness (dropout, <unk> replacement, shuffled buckets) and a
+    learning-rate schedule, on 2,000 SST-2 phrases: 189 steps in 3 epochs, a checkpoint every 5."""
+    folder = tmp_path_factory.mktemp("resume")
+    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 2000)
+    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 300)
+    write_slice(sst2_dir / "dev.tsv", folder / "test.tsv", 300, 600)
+    path = folder / "recipe.toml"
+    path.write_text(CONFIG.format(folder=folder), encoding="utf-8")
+    return path
+
+
+def cli(*argv: object) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "nlp_lstm", "train", *map(str, argv), "--no-progress"], cwd=ROOT,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def unbroken(recipe: Path) -> Path:
+    run = recipe.parent / "unbroken"
+    process = cli(recipe, "--output", run)
+    assert process.wait() == 0, process.stderr.read()
+    return run
+
+
+def checkpoint_steps(run: Path) -> int:
+    path = run / "checkpoints" / "last.safetensors"
+    return read_checkpoint(path).progress["steps"] if path.is_file() else 0
+
+
+def wait_for_checkpoint(run: Path, process: subprocess.Popen, steps: int) -> None:
+    deadline = time.monotonic() + 120
+    while checkpoint_steps(run) < steps:
+        assert process.poll() is None, f"the run ended before step {steps}: {process.stderr.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def outcome(run: Path) -> dict[str, Any]:
+    """Weights, metrics, history and predictions of a finished run, timings left out."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    return {
+        "weights": load_file(run / "model" / "model.safetensors"),
+        "metrics": {k: v for k, v in metrics.items() if k not in TIMING_KEYS},
+        "history": [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in history],
+        "predictions": (run / "predictions.jsonl").read_text(),
+    }
+
+
+def assert_same_run(run: Path, reference: Path) -> None:
+    got, want = outcome(run), outcome(reference)
+    assert got["weights"].keys() == want["weights"].keys()
+    for name, tensor in want["weights"].items():
+        assert torch.equal(got["weights"][name], tensor), name
+    assert got["history"] == want["history"]
+    assert got["metrics"] == want["metrics"]
+    assert got["predictions"] == want["predictions"]
+
+
+def test_a_run_killed_at_a_random_step_and_resumed_ends_as_the_unbroken_run(recipe: Path, unbroken: Path) -> None:
+    steps = random.Random().randrange(5, 175)  # a kill between two checkpoints, anywhere in the 3 epochs
+    run = recipe.parent / f"killed-{steps}"
+    process = cli(recipe, "--output", run)
+    wait_for_checkpoint(run, process, steps)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    assert not (run / "metrics.json").exists()
+    resumed = cli(recipe, "--resume", run)
+    assert resumed.wait() == 0, f"killed after the checkpoint at step {steps}: {resumed.stderr.read()}"
+    assert_same_run(run, unbroken)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_write_a_checkpoint_and_exit_with_how_to_go_on(recipe: Path, unbroken: Path,
+                                                                           signum: int) -> None:
+    run = recipe.parent / f"stopped-{signum}"
+    process = cli(recipe, "--output", run)
+    wait_for_checkpoint(run, process, 70)  # inside epoch 2
+    process.send_signal(signum)
+    assert process.wait() == 128 + signum
+    err = process.stderr.read()
+    name = signal.Signals(signum).name
+    assert f"nlp-lstm: stopped by {name} after step" in err and "(epoch 2, batch " in err, err
+    assert f"go on with: nlp-lstm train {recipe} --resume {run}" in err
+    assert "Traceback" not in err
+    state = read_checkpoint(run / "checkpoints" / "last.safetensors").progress
+    assert not state["epoch_done"] and state["steps"] >= 70
+    resumed = cli(recipe, "--resume", run)
+    assert resumed.wait() == 0, resumed.stderr.read()
+    assert_same_run(run, unbroken)
+
+
+def quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return fn(*args, **kwargs)
+
+
+def tagger_config(folder: Path) -> Config:
+    """A small BiLSTM-CNN-CRF with <unk> replacement: 13 batches an epoch, a checkpoint every 4 steps."""
+    return Config(
+        task="tagging",
+        data=DataConfig(train=f"conll:{folder / 'train.conll'}", dev=f"conll:{folder / 'dev.conll'}", tag_column=3,
+                        dev_fraction=0.0),
+        tokenizer=TokenizerConfig(lowercase=True, digits_to_zero=True),
+        model=ModelConfig(embedding_dim=16, hidden_size=16, dropout=0.5, char_embedding_dim=8, char_filters=8,
+                          casing_embedding_dim=4, crf=True, tag_scheme="bioes"),
+        training=TrainingConfig(epochs=2, batch_size=16, learning_rate=0.01, patience=0, metric="f1", seed=0,
+                                device="cpu", checkpoint_every=4, unk_replace=0.5),
+    )
+
+
+def test_a_crf_tagger_crashed_mid_epoch_resumes_exactly(shared_data: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    write_conll(tmp_path / "train.conll", sentence_blocks(shared_data / "conll2003" / "eng.train")[:200])
+    write_conll(tmp_path / "dev.conll", sentence_blocks(shared_data / "conll2003" / "eng.testa")[:50])
+    config = tagger_config(tmp_path)
+    assert config.model.crf
+    quiet(train, config, tmp_path / "unbroken", progress=False)
+
+    loss, calls = TaggingTask.loss, []
+
+    def crash_at_step_19(self: TaggingTask, *args: Any) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 19:  # epoch 2 (13 batches an epoch), after the checkpoint at step 16
+            raise RuntimeError("the machine went away")
+        return loss(self, *args)
+
+    monkeypatch.setattr(TaggingTask, "loss", crash_at_step_19)
+    with pytest.raises(RuntimeError, match="went away"):
+        quiet(train, config, tmp_path / "crashed", progress=False)
+    monkeypatch.setattr(TaggingTask, "loss", loss)
+    assert read_checkpoint(tmp_path / "crashed" / "checkpoints" / "last.safetensors").progress["steps"] == 16
+    quiet(train, config, resume=tmp_path / "crashed", progress=False)
+    got, want = outcome(tmp_path / "crashed"), outcome(tmp_path / "unbroken")
+    for name, tensor in want.pop("weights").items():
+        assert torch.equal(got["weights"][name], tensor), name
+    got.pop("weights")
+    assert got == want
+
+
+def test_resume_refuses_another_config_a_finished_run_and_a_run_without_a_checkpoint(
+        recipe: Path, unbroken: Path, tmp_path: Path) -> None:
+    config = load_config(recipe)
+    with pytest.raises(ConfigError, match=r"that run finished \(metrics.json is written\); nothing to resume"):
+        train(config, resume=unbroken)
+    with pytest.raises(ConfigError, match=r"no run there \(.*config.toml not found\)"):
+        train(config, resume=tmp_path / "nothing")
+    early = tmp_path / "early"
+    early.mkdir()
+    (early / "config.toml").write_text(dump_config(config), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"no checkpoint yet .*start the run again instead"):
+        train(config, resume=early)
+    other = load_config(recipe, ["training.learning_rate=0.02", "model.hidden_size=16"])
+    with pytest.raises(ConfigError, match=r"the config differs from the run's .*model.hidden_size: run 32, now 16; "
+                                          r"training.learning_rate: run 0.01, now 0.02"):
+        train(other, resume=early)
+    with pytest.raises(ConfigError, match="leave out --output"):
+        train(config, tmp_path / "elsewhere", resume=early)
+
+
+def test_a_truncated_or_foreign_checkpoint_is_named_and_nothing_is_trained(recipe: Path, unbroken: Path,
+                                                                           tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text((unbroken / "config.toml").read_text())
+    (run / "checkpoints").mkdir()
+    data = (unbroken / "checkpoints" / "last.safetensors").read_bytes()
+    (run / "checkpoints" / "last.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(TrainingError, match=r"last.safetensors: not a readable nlp-lstm checkpoint .*truncated"):
+        quiet(train, load_config(recipe), resume=run)
+    (run / "checkpoints" / "last.safetensors").write_bytes((unbroken / "checkpoints" / "best.safetensors").read_bytes())
+    with pytest.raises(TrainingError, match=r"last.safetensors: not a readable nlp-lstm checkpoint"):
+        quiet(train, load_config(recipe), resume=run)
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.toml"]
