@@ -1,7 +1,8 @@
 """Text -> tokens -> ids on Hugging Face `tokenizers` pipelines: word, char, bpe and wordpiece.
 
-Every kind shares one normalizer: NFKC (full-width forms become ASCII), control characters removed,
-optional lowercasing (accents kept). `word` splits on whitespace, then into words (an inner apostrophe
+Every kind shares one normalizer: NFKC (full-width forms become ASCII), control characters removed
+(those that count as whitespace, such as form feed and NEL, become a space), optional lowercasing
+(accents kept). `word` splits on whitespace, then into words (an inner apostrophe
 stays: "don't", "n't") and single punctuation or symbol characters (emoji included); each CJK
 ideograph is its own token, the usual unit for Chinese. `char` makes every character a token, runs
 of whitespace becoming one space. `bpe` and `wordpiece` learn subwords on top of `word`'s splitting.
@@ -31,6 +32,7 @@ UNK = "<unk>"
 SPECIALS = [PAD, UNK]
 KINDS = ("word", "char", "bpe", "wordpiece")
 _WORD_PATTERN = Regex(r"\w+(?:['’]\w+)*|[^\w\s]")
+_WHITESPACE_CONTROLS = "[\x0b\x0c\x1c-\x1f\x85]"  # VT, FF, FS, GS, RS, US, NEL
 QUIET = {"show_progress": False}  # the Rust trainers otherwise print progress lines straight to the terminal
 
 
@@ -38,7 +40,10 @@ def _normalizer(lowercase: bool, chinese_chars: bool) -> normalizers.Normalizer:
     bert = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=chinese_chars, strip_accents=False, lowercase=lowercase
     )
-    return normalizers.Sequence([normalizers.NFKC(), bert])
+    # BertNormalizer drops every control character, so a form feed or NEL between two words glued them
+    # into one; the controls that Python and Unicode count as whitespace become a space first.
+    whitespace_controls = normalizers.Replace(Regex(_WHITESPACE_CONTROLS), " ")
+    return normalizers.Sequence([whitespace_controls, normalizers.NFKC(), bert])
 
 
 def _word_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
