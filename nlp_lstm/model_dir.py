@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +97,40 @@ def model_config(model: BiLSTMClassifier | BiLSTMTagger) -> dict[str, Any]:
 
 
 def save_model_dir(path: str | Path, saved: SavedModel) -> None:
-    """Write a model directory that `load_model_dir` reads back alone."""
+    """Write a model directory that `load_model_dir` reads back alone. The files are written to a temporary
+    folder beside `path` and renamed into place, so a crash never leaves a partial model directory; an
+    existing model directory at `path` is replaced whole."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and any(path.iterdir()) and not (path / "config.json").is_file():
+        raise ModelDirError(f"{path} holds files that are not a model directory; save the model to a new or empty "
+                            f"folder (nothing was written)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        _write_model_files(tmp, saved)
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700
+        if path.is_dir() and any(path.iterdir()):
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if path.is_dir():
+                path.rmdir()
+            tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_model_files(path: Path, saved: SavedModel) -> None:
     config = {"format_version": FORMAT_VERSION, "task": saved.task, "max_length": saved.max_length,
               "model": model_config(saved.model), **saved.config}
     if saved.char_vocab is not None:
