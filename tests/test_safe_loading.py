@@ -35,3 +35,19 @@ def test_a_pickle_payload_in_place_of_the_weights_is_refused_without_running(
     with pytest.raises(ModelDirError, match=weights.replace(".", r"\.")):
         Predictor.load(model, "cpu")
     assert not marker.exists()  # the payload never ran
+
+
+def test_a_pickle_payload_in_place_of_a_checkpoint_is_refused_without_running(classifier_run: Path,
+                                                                             tmp_path: Path) -> None:
+    from nlp_lstm.config import load_config
+    from nlp_lstm.errors import TrainingError
+    from nlp_lstm.runs import train
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(classifier_run / "config.toml", run / "config.toml")
+    marker = tmp_path / "marker.txt"
+    (run / "checkpoints" / "last.safetensors").write_bytes(pickle.dumps(Payload(marker)))
+    with pytest.raises(TrainingError, match=r"last\.safetensors: not a readable nlp-lstm checkpoint"):
+        train(load_config(run / "config.toml"), resume=run, progress=False)
+    assert not marker.exists()
