@@ -5,6 +5,8 @@ The CLI subcommands of the same names call these functions and nothing else.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import time
@@ -40,6 +42,7 @@ from .models.tagger import BiLSTMTagger
 from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
 from .text.features import CASINGS, build_char_vocab, encode_words
 from .text.tokenizers import TextTokenizer
+from .training import distributed
 from .training.checkpoint import read_checkpoint
 from .training.class_weights import class_weights
 from .training.device import autocast_dtype, resolve_device
@@ -287,11 +290,40 @@ def train(
     """Train a classifier or tagger as `config` says, evaluate it on dev and test, write a run directory.
     `resume`: a run directory of the same config to go on with from its last checkpoint, exactly."""
     started = time.perf_counter()
+    if distributed.launched_by_torchrun():
+        return _train_distributed(config, output, name, progress, resume)
     device = resolve_device(config.training.device)
     autocast_dtype(config.training.precision, device)  # fp16 without CUDA: say so before loading any data
     if resume is not None and output is not None:
         raise ConfigError("--resume continues in the run's own directory; leave out --output")
     run_dir = resumable_run(resume, config) if resume is not None else choose_run_dir(output, name)
+    return _train(config, run_dir, device, progress, resume is not None, started)
+
+
+def _train_distributed(config: Config, output: str | Path | None, name: str, progress: bool,
+                       resume: str | Path | None) -> RunResult:
+    """One rank of a torchrun job: every rank trains on its share of each batch; rank 0 alone chooses the run
+    directory, prints, and writes files."""
+    if resume is not None:
+        raise ConfigError("--resume under torchrun is not supported: resume the run in a single process, or start "
+                          "it again")
+    where, device = distributed.start(config.training.device)
+    autocast_dtype(config.training.precision, device)
+    try:
+        run_dir = Path(distributed.share(str(choose_run_dir(output, name)) if where.is_main else None))
+        if not where.is_main:
+            with contextlib.redirect_stdout(io.StringIO()):
+                _train(config, run_dir, device, False, False, time.perf_counter(), where)
+            return RunResult(run_dir, {})
+        return _train(config, run_dir, device, progress, False, time.perf_counter(), where)
+    finally:
+        distributed.finish()
+
+
+def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, resume: bool, started: float,
+           where: distributed.Distributed | None = None) -> RunResult:
+    """The training run itself, into `run_dir`; under torchrun (`where`) only rank 0 writes."""
+    main = where is None or where.is_main
     if config.training.metric == "neg_mse":
         raise ConfigError("training.metric = 'neg_mse' scores SequenceRegressor's numeric predictions; a classifier "
                           "or tagger uses accuracy, macro_f1 or f1")
@@ -301,10 +333,16 @@ def train(
     torch.manual_seed(config.training.seed)
     prepared = (_prepare_tagging if config.task == "tagging" else _prepare_classification)(config)
     encoded, sizes = prepared.encoded, prepared.sizes
+    if where is not None and where.rank > 0:  # the same weights everywhere, but each rank its own dropout masks
+        torch.manual_seed(config.training.seed + 1_000_003 * where.rank)
+    if not main:
+        trainer = Trainer(prepared.model, config.training, device, prepared.task, None, False, verbose=False)
+        trainer.fit(encoded["train"], encoded["dev"])
+        return RunResult(run_dir, {})
 
     run_dir.mkdir(parents=True, exist_ok=True)
     history_path = run_dir / "history.jsonl"
-    if resume is None:
+    if not resume:
         atomic_write_text(run_dir / "config.toml", dump_config(config))
         history_path.write_text("", encoding="utf-8")
     else:  # the epochs the checkpoint holds; any logged after it are trained again
@@ -316,11 +354,12 @@ def train(
             handle.write(json.dumps(row) + "\n")
 
     print(f"data: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} | {prepared.summary} | "
-          f"vocab {len(prepared.saved.tokenizer):,} | device {device}")
+          f"vocab {len(prepared.saved.tokenizer):,} | device {device}"
+          + (f" | {where.world_size} processes" if where else ""))
     if "pretrained" in prepared.data_notes:
         print(format_coverage(prepared.data_notes["pretrained"]))
     trainer = Trainer(prepared.model, config.training, device, prepared.task, run_dir / "checkpoints", progress)
-    result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume is not None)
+    result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume)
     save_model_dir(run_dir / "model", prepared.saved)
 
     metrics: dict[str, Any] = {
@@ -336,6 +375,7 @@ def train(
         "train_tokens_per_second": sum(r["train_tokens_per_second"] for r in result.history) / len(result.history),
         "train_seconds_per_epoch": sum(r["train_seconds"] for r in result.history) / len(result.history),
         "device": str(device),
+        "processes": where.world_size if where else 1,
         "precision": config.training.precision,
         "seed": config.training.seed,
         "environment": environment(),

@@ -110,15 +110,26 @@ class BucketBatchSampler:
     Each epoch shuffles all indices, cuts them into pools of `batch_size * pool_batches`, sorts each
     pool by length and cuts it into batches, then shuffles the batches: padding stays small while
     every batch still mixes examples from across the data. Deterministic for a given seed and epoch.
+
+    In distributed training every rank builds the same batches and takes its share of each: rows
+    `rank`, `rank + world_size`, ... of the length-sorted batch, so the ranks' pieces are distinct, of
+    near-equal lengths, and together one batch of `batch_size`. A last batch smaller than `world_size`
+    is left out, so that every rank takes the same number of steps.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, pool_batches: int = 50) -> None:
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, pool_batches: int = 50,
+                 rank: int = 0, world_size: int = 1) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size}")
+        if not 0 <= rank < world_size or batch_size < world_size:
+            raise ValueError(f"rank {rank} of world_size {world_size} with batch_size {batch_size}: need "
+                             f"0 <= rank < world_size <= batch_size")
         self.lengths = torch.as_tensor(list(lengths), dtype=torch.long)
         self.batch_size = batch_size
         self.seed = seed
         self.pool_batches = pool_batches
+        self.rank = rank
+        self.world_size = world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -126,7 +137,8 @@ class BucketBatchSampler:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        full, rest = divmod(len(self.lengths), self.batch_size)
+        return full + (rest >= self.world_size and rest > 0)
 
     def __iter__(self) -> Iterator[list[int]]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
@@ -139,7 +151,8 @@ class BucketBatchSampler:
             pool = pool[torch.sort(self.lengths[pool], stable=True).indices]
             batches.extend(pool[i : i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size))
         for b in torch.randperm(len(batches), generator=generator).tolist():
-            yield batches[b]
+            if len(batches[b]) >= self.world_size:
+                yield batches[b][self.rank :: self.world_size]
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

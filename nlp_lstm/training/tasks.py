@@ -119,7 +119,8 @@ class TaggingTask:
         """The tagger's loss on the batch."""
         emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing).float()  # the CRF sums in fp32
         weights = _on_device(self, emissions.device)
-        return model.loss(emissions, batch.labels, batch.mask, weights)
+        tagger = getattr(model, "module", model)  # DistributedDataParallel wraps the tagger; its loss is the tagger's
+        return tagger.loss(emissions, batch.labels, batch.mask, weights)
 
     def decode(self, tag_ids: Sequence[Sequence[int]]) -> list[list[str]]:
         """Tag ids -> tag names in the data's scheme."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from safetensors.torch import save as save_safetensors
 from torch import nn
 from tqdm.auto import tqdm
@@ -22,6 +23,7 @@ from ..errors import TrainingError, TrainingInterrupted
 from ..io import atomic_write_bytes
 from .checkpoint import read_checkpoint, restore_rng, write_checkpoint
 from .device import autocast_dtype
+from .distributed import total
 from .memory import keep_freed_memory
 from .tasks import ClassificationTask
 
@@ -73,6 +75,13 @@ class Trainer:
         verbose: bool = True,
     ) -> None:
         self.model = model.to(device)
+        # under torchrun: DistributedDataParallel averages the gradients of the ranks' batch pieces in backward
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if self.distributed else (0, 1)
+        self.train_model: nn.Module = self.model
+        if self.distributed:
+            self.train_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None)
         self.config = config
         self.device = device
         self.task = task
@@ -108,7 +117,8 @@ class Trainer:
         the model keeps its last weights. `resume` continues from checkpoints/last.safetensors exactly
         where it was written: the same batches, random numbers and optimizer state as an unbroken run."""
         config = self.config
-        sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed)
+        sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed, rank=self.rank,
+                                     world_size=self.world_size)
         total_steps = config.epochs * len(sampler)
         if config.max_steps:
             total_steps = min(total_steps, config.max_steps)
@@ -185,7 +195,7 @@ class Trainer:
             batch = self.task.collate(train, indices)
             progress.tokens += int(batch.lengths.sum())
             with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                loss = self.task.loss(self.model, batch.to(self.device))
+                loss = self.task.loss(self.train_model, batch.to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
@@ -222,7 +232,9 @@ class Trainer:
         bar.close()
         self._stop_if_diverged(first_bad, epoch)
         seconds = time.perf_counter() - start
-        return progress.loss_sum.item() / max(progress.batch, 1), progress.tokens, seconds
+        # every rank's share: the mean loss over all ranks' pieces, and all of their tokens
+        loss_sum = total(progress.loss_sum.item(), self.device) / self.world_size
+        return loss_sum / max(progress.batch, 1), int(total(progress.tokens, self.device)), seconds
 
     def _stop_if_diverged(self, first_bad: torch.Tensor, epoch: int) -> None:
         """A TrainingError naming the first step whose loss was NaN or infinite, if there was one. Checkpoints
@@ -297,7 +309,8 @@ class Trainer:
         """While training with a checkpoint directory, SIGINT and SIGTERM stop it at the next step boundary with
         a checkpoint written (a second signal acts as usual)."""
         self._signal = None
-        if self.checkpoint_dir is None or threading.current_thread() is not threading.main_thread():
+        # under torchrun the launcher handles signals: the ranks could not agree on a step to stop at
+        if self.checkpoint_dir is None or self.distributed or threading.current_thread() is not threading.main_thread():
             yield
             return
         previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
