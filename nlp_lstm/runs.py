@@ -6,6 +6,7 @@ The CLI subcommands of the same names call these functions and nothing else.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import re
@@ -19,6 +20,7 @@ import torch
 
 from .config import Config, dump_config, load_config
 from .data.conll import TaggedDataset, load_tagged
+from .data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
 from .data.sources import TextDataset, load_splits, load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
 from .data.tagged import load_tagged_splits
@@ -122,11 +124,14 @@ def _prepare_classification(config: Config) -> _Prepared:
     label_to_id = {label: k for k, label in enumerate(labels)}
     label_ids = {split: _label_ids(data, label_to_id, split) for split, data in splits.items()}
     tok = config.tokenizer
-    tokenizer = TextTokenizer.train(train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq,
-                                    tok.split_cjk)
+    # large training data is tokenized once: later runs on the same texts load the tokenizer and ids
+    digest = texts_digest(train_set.texts) if len(train_set) >= CACHE_MIN_TEXTS else None
+    tokenizer = cached_tokenizer(train_set.texts, dataclasses.asdict(tok), lambda: TextTokenizer.train(
+        train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq, tok.split_cjk), TextTokenizer.load,
+        digest)
     tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model)
-    encoded = {split: EncodedSplit(tokenizer.encode_batch(data.texts), label_ids[split])
-               for split, data in splits.items()}
+    encoded = {split: EncodedSplit(cached_encode(tokenizer, data.texts, digest if split == "train" else None),
+                                   label_ids[split]) for split, data in splits.items()}
     m = config.model
     model = BiLSTMClassifier(len(tokenizer), len(labels), m.embedding_dim, m.hidden_size, m.num_layers,
                              m.bidirectional, m.dropout, m.pooling, tokenizer.pad_id, m.embedding_dropout,

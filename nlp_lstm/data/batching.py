@@ -57,8 +57,11 @@ def pad_2d(rows: Sequence[Sequence[int]], length: int, pad: int = 0) -> torch.Te
     sizes = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
     out = np.full((len(rows), length), pad, dtype=np.int64)
     # one vectorized fill in row-major order instead of a tensor copy per row (30 us each, measured)
-    out[np.arange(length)[None, :] < sizes[:, None]] = np.fromiter(
-        itertools.chain.from_iterable(rows), dtype=np.int64, count=int(sizes.sum()))
+    if rows and isinstance(rows[0], np.ndarray):  # rows of a RaggedIds
+        values = np.concatenate(rows) if len(rows) else np.zeros(0, np.int64)
+    else:
+        values = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(sizes.sum()))
+    out[np.arange(length)[None, :] < sizes[:, None]] = values
     return torch.from_numpy(out)
 
 

@@ -12,19 +12,21 @@ from typing import Any
 
 import numpy as np
 
+from ..data.ragged import RaggedIds, token_counts
 from ..data.tag_schemes import spans
 
 
 def split_statistics(labels: Iterable[str], ids: Sequence[Sequence[int]], unk_id: int) -> dict[str, Any]:
     """Counts of `labels` (one per example, or one per entity span), of token lengths, and of unknown tokens."""
     label_counts = Counter(str(label) for label in labels)
-    length_counts = Counter(len(row) for row in ids)
+    lengths = ids.lengths() if isinstance(ids, RaggedIds) else np.fromiter(map(len, ids), np.int64, len(ids))
+    values, counts = np.unique(lengths, return_counts=True)
     return {
         "examples": len(ids),
         "label_counts": {label: label_counts[label] for label in sorted(label_counts)},
-        "length_counts": {str(length): length_counts[length] for length in sorted(length_counts)},
-        "tokens": sum(len(row) for row in ids),
-        "unknown_tokens": sum(list(row).count(unk_id) for row in ids),
+        "length_counts": {str(length): int(count) for length, count in zip(values.tolist(), counts.tolist())},
+        "tokens": int(lengths.sum()),
+        "unknown_tokens": int(token_counts(ids, unk_id + 1)[unk_id]),
     }
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..data.ragged import token_counts
 from ..errors import ConfigError
 from ..text.tokenizers import TextTokenizer
 from ..text.vectors import WordVectors, embedding_matrix, load_vectors
@@ -56,7 +56,7 @@ def init_pretrained(embedding: nn.Embedding, tokenizer: TextTokenizer, vectors: 
     with torch.no_grad():
         embedding.weight.copy_(torch.from_numpy(matrix))
     embedding.weight.requires_grad_(not m.freeze_embeddings)
-    counts = np.bincount(np.fromiter((i for ids in train_ids for i in ids), dtype=np.int64), minlength=len(itos))
+    counts = token_counts(train_ids, len(itos))
     counts[tokenizer.pad_id] = 0
     train_types = counts > 0
     train_types[tokenizer.unk_id] = False  # not a word type; its tokens do count as tokens without a vector

@@ -8,11 +8,12 @@ once with <unk> at p = 0.5.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from ..data.ragged import token_counts
 
 
 class UnkReplacement:
@@ -21,11 +22,9 @@ class UnkReplacement:
 
     def __init__(self, train_ids: Sequence[Sequence[int]], vocab_size: int, unk_id: int, probability: float,
                  seed: int = 0, max_count: int = 1) -> None:
-        counts = Counter(i for row in train_ids for i in row)
-        self.rare = torch.zeros(vocab_size, dtype=torch.bool)
-        rare_ids = [i for i, count in counts.items() if count <= max_count and i != unk_id]
-        if rare_ids:
-            self.rare[torch.tensor(rare_ids)] = True
+        counts = torch.from_numpy(token_counts(train_ids, vocab_size))
+        self.rare = (counts > 0) & (counts <= max_count)
+        self.rare[unk_id] = False
         self.unk_id = unk_id
         self.probability = probability
         self.generator = torch.Generator().manual_seed(seed)

