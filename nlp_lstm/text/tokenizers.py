@@ -141,10 +141,32 @@ def _canonical_ids(tokenizer: HFTokenizer) -> HFTokenizer:
     return HFTokenizer.from_str(json.dumps(data))
 
 
+def _specials_first(tokenizer: HFTokenizer) -> HFTokenizer:
+    """The tokenizer with `<pad>` = 0, `<unk>` = 1 and the other ids after them without gaps, in their order.
+    Fed the word "<pad>" or "<unk>" (a CoNLL token, say, or "<PAD>" lowercased), the word-level trainer put
+    the specials at other ids and skipped one, so an id equal to the vocabulary size reached the embedding
+    and training failed inside torch."""
+    vocab = tokenizer.get_vocab()
+    if [vocab.get(token) for token in SPECIALS] == [0, 1] and sorted(vocab.values()) == list(range(len(vocab))):
+        return tokenizer
+    data = json.loads(tokenizer.to_str())
+    order = SPECIALS + [token for token in sorted(vocab, key=vocab.__getitem__) if token not in SPECIALS]
+    data["model"]["vocab"] = {token: k for k, token in enumerate(order)}
+    for added in data["added_tokens"]:
+        if added["content"] in SPECIALS:
+            added["id"] = SPECIALS.index(added["content"])
+    return HFTokenizer.from_str(json.dumps(data))
+
+
 class TextTokenizer:
-    """Turns texts into token ids; wraps a trained `tokenizers.Tokenizer` saved as one tokenizer.json."""
+    """Turns texts into token ids; wraps a trained `tokenizers.Tokenizer` saved as one tokenizer.json.
+
+    The specials are never read from the input: a text holding "<pad>" or "<unk>" is tokenized like any
+    other text, and a pre-split word "<pad>" gets `<unk>`, so id 0 only ever means padding."""
 
     def __init__(self, tokenizer: HFTokenizer) -> None:
+        if hasattr(tokenizer, "encode_special_tokens"):  # tokenizers >= 0.15.1; not saved in tokenizer.json
+            tokenizer.encode_special_tokens = True
         self.tokenizer = tokenizer
         self.vocab = Vocab(sorted(tokenizer.get_vocab(), key=tokenizer.token_to_id))
         self.vocab.set_default_index(self.vocab[UNK])
@@ -171,7 +193,7 @@ class TextTokenizer:
             raise
         if kind in ("bpe", "wordpiece"):
             tokenizer = _canonical_ids(tokenizer)
-        return cls(tokenizer)
+        return cls(_specials_first(tokenizer))
 
     @classmethod
     def train_words(
@@ -192,7 +214,7 @@ class TextTokenizer:
         except (TypeError, UnicodeEncodeError):
             _check_inputs(sentences, pretokenized=True)
             raise
-        return cls(tokenizer)
+        return cls(_specials_first(tokenizer))
 
     def with_words(self, words: Iterable[str]) -> TextTokenizer:
         """A copy whose vocabulary also holds `words` (new ids after the existing ones, in the given order);
@@ -227,7 +249,7 @@ class TextTokenizer:
     def encode(self, text: str) -> list[int]:
         """The token ids of one text."""
         try:
-            return self.tokenizer.encode(text, add_special_tokens=False).ids
+            return self._no_padding(self.tokenizer.encode(text, add_special_tokens=False).ids)
         except (TypeError, UnicodeEncodeError):
             _check_text(text, "the text")
             raise
@@ -240,7 +262,11 @@ class TextTokenizer:
         except (TypeError, UnicodeEncodeError):
             _check_inputs(texts)
             raise
-        return [encoding.ids for encoding in encodings]
+        return [self._no_padding(encoding.ids) for encoding in encodings]
+
+    def _no_padding(self, ids: list[int]) -> list[int]:
+        """`ids` with the padding id, which only a literal "<pad>" in the input can give, made `<unk>`."""
+        return [self.unk_id if i == self.pad_id else i for i in ids] if self.pad_id in ids else ids
 
     def encode_words_batch(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
         """One id per given word (the Rust batch API on pre-split input); a word that normalizes to
@@ -254,12 +280,12 @@ class TextTokenizer:
         result = []
         for sentence, encoding in zip(sentences, encodings):
             if len(encoding.ids) == len(sentence):
-                result.append(encoding.ids)
+                result.append(self._no_padding(encoding.ids))
                 continue
             ids = [self.unk_id] * len(sentence)
             for token_id, word in zip(encoding.ids, encoding.word_ids):
                 ids[word] = token_id
-            result.append(ids)
+            result.append(self._no_padding(ids))
         return result
 
     def decode(self, ids: Sequence[int]) -> str:
