@@ -217,6 +217,22 @@ def test_conll_tokens_keep_control_characters(tmp_path: Path) -> None:
     assert load_tagged(f"conll:{path}").sentences == [["EU\x00", "re\x1bjects"]]
 
 
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_words_that_look_like_special_tokens_are_ordinary_words(tmp_path: Path, lowercase: bool) -> None:
+    """A token "<pad>" or "<unk>" in the data is a word like any other: the specials keep ids 0 and 1, and
+    id 0 (padding) never comes out of the tokenizer."""
+    path = write(tmp_path / "s.conll", "<pad> O\n<UNK> O\nEU B-ORG\n\n<unk> O\n")
+    sentences = load_tagged(f"conll:{path}").sentences
+    assert sentences == [["<pad>", "<UNK>", "EU"], ["<unk>"]]
+    words = TextTokenizer.train_words(sentences, lowercase=lowercase)
+    assert words.vocab.get_itos()[:2] == ["<pad>", "<unk>"]
+    assert [words.tokenizer.token_to_id(token) for token in words.vocab.get_itos()] == list(range(len(words)))
+    ids = words.encode_words_batch(sentences)
+    assert all(0 < i < len(words) for row in ids for i in row)
+    text = TextTokenizer.train(["EU <pad> <unk>"], kind="word")
+    assert text.tokenize("<pad>") == ["<", "pad", ">"] and 0 not in text.encode("x <pad> <unk>")
+
+
 # ---------------------------------------------------------------- invalid UTF-8 and lone surrogates
 
 
@@ -342,7 +358,9 @@ def test_wrong_separator_is_hinted(tmp_path: Path, kind: str, header: str, hint:
 
 
 def test_tagging_run_on_a_crlf_tab_separated_file_without_final_newline(capsys, tmp_path: Path) -> None:
-    text = (CONLL * 4).replace(" ", "\t").replace("\n", "\r\n").rstrip("\r\n")
+    """Also holds the words "<pad>" and "<UNK>": once they broke the vocabulary's ids and training failed
+    inside torch's embedding lookup."""
+    text = ("<pad> NN O\n<UNK> NN O\n\n" + CONLL * 4).replace(" ", "\t").replace("\n", "\r\n").rstrip("\r\n")
     data = write(tmp_path / "d.conll", text)
     config = write(tmp_path / "t.toml", f"""task = "tagging"
 [data]
@@ -359,7 +377,7 @@ metric = "accuracy"
 """)
     code, out, err = run_cli(capsys, *train_argv(config, tmp_path / "run"))
     assert code == 0, err
-    assert out.startswith("data: train 8, dev 8 | 13 tags (bio data, bioes model)"), out
+    assert out.startswith("data: train 9, dev 9 | 13 tags (bio data, bioes model)"), out
 
 
 # ---------------------------------------------------------------- token/tag count mismatches
