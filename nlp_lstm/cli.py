@@ -12,19 +12,21 @@ from .errors import ConfigError, DataError, NlpLstmError, TrainingInterrupted
 
 def _read_jsonl_inputs(path: Path, text_field: str) -> list[str | list[str]]:
     """Texts, or pre-split token lists (a "tokens" list, for taggers), one JSON object per line."""
-    from .data.sources import _read_text
+    from .data.sources import _read_text, parse_json_line
 
     inputs: list[str | list[str]] = []
     for number, line in enumerate(_read_text(path, str(path)).split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}: line {number}: not valid JSON ({err.msg})") from None
+        row = parse_json_line(line, f"{path}: line {number}")
         value = row.get("tokens", row.get(text_field)) if isinstance(row, dict) else None
         if isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value)):
             inputs.append(value)
+        elif isinstance(row, dict) and ("tokens" in row or text_field in row):
+            key = "tokens" if "tokens" in row else text_field
+            wanted = "a list of strings" if key == "tokens" else "a string"
+            raise DataError(f"{path}: line {number}: {key!r} must be {wanted}; got {type(row[key]).__name__} "
+                            f"{json.dumps(row[key])[:60]}")
         else:
             keys = ", ".join(repr(k) for k in row) if isinstance(row, dict) else type(row).__name__
             raise DataError(f"{path}: line {number}: missing text column {text_field!r} (or a 'tokens' list of "

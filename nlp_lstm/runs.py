@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .config import Config, dump_config, load_config
 from .data.conll import TaggedDataset, load_tagged
 from .data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
+from .data.ragged import RaggedIds
 from .data.sources import TextDataset, load_splits, load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
 from .data.tagged import load_tagged_splits
@@ -150,7 +152,8 @@ def _prepare_classification(config: Config) -> _Prepared:
                                   config.training.seed)
     task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length, weights, replacement)
     notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {}),
-             **_unk_note(replacement)}
+             **_unk_note(replacement),
+             "truncated": _truncation_note({split: encoded[split].ids for split in splits}, config.data.max_length)}
     if vectors is not None:
         notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
                                               config.training.seed, added)
@@ -233,6 +236,22 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     task = TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights, replacement)
     return _Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()}, summary,
                      write, format_tagging_metrics, notes)
+
+
+def _truncation_note(ids: dict[str, Sequence[Sequence[int]]], max_length: int | None) -> dict[str, Any]:
+    """How many texts of each split are longer than `max_length` tokens (they keep their first `max_length`);
+    printed as a note when there are any, and recorded in metrics.json."""
+    if not max_length:
+        return {}
+    counts = {}
+    for split, rows in ids.items():
+        lengths = rows.lengths() if isinstance(rows, RaggedIds) else np.fromiter(map(len, rows), np.int64, len(rows))
+        counts[split] = int((lengths > max_length).sum())
+    if any(counts.values()):
+        found = ", ".join(f"{n:,} of {len(ids[split]):,} {split}" for split, n in counts.items() if n)
+        print(f"note: {found} texts are longer than data.max_length = {max_length} tokens; they keep their first "
+              f"{max_length}")
+    return {"max_length": max_length, **counts}
 
 
 def _unk_note(replacement: UnkReplacement | None) -> dict[str, Any]:
@@ -444,6 +463,7 @@ def evaluate(
     metrics["data"] = data
     metrics["model_dir"] = str(Path(model_dir).resolve())
     metrics["stats"] = split_statistics(dataset.labels, ids, saved.tokenizer.unk_id)
+    metrics["truncated"] = _truncation_note({"data": ids}, saved.max_length)
     write_json(out / "metrics.json", metrics)
     _write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
     report = write_report(out)["html"]

@@ -185,9 +185,13 @@ def test_long_texts_are_truncated_to_max_length_in_training_and_prediction(capsy
     train = write(tmp_path / "train.tsv", tsv(rows))
     code, out, err = run_cli(capsys, *train_argv(tiny_config(tmp_path / "c.toml", f"tsv:{train}"), tmp_path / "run"))
     assert code == 0, err
-    stats = json.loads((tmp_path / "run" / "metrics.json").read_text())["data"]["stats"]
-    lengths = {int(length) for split in ("train", "dev") for length in stats[split]["length_counts"]}
+    data = json.loads((tmp_path / "run" / "metrics.json").read_text())["data"]
+    lengths = {int(length) for split in ("train", "dev") for length in data["stats"][split]["length_counts"]}
     assert min(lengths) > 8  # every text is longer than max_length = 8
+    sizes = data["sizes"]
+    assert data["truncated"] == {"max_length": 8, "train": sizes["train"], "dev": sizes["dev"]}
+    assert (f"note: {sizes['train']:,} of {sizes['train']:,} train, {sizes['dev']:,} of {sizes['dev']:,} dev texts "
+            f"are longer than data.max_length = 8 tokens; they keep their first 8") in out
     predictor = Predictor.load(tmp_path / "run" / "model", "cpu")
     long_text = "superb acting " + "filler " * 100_000
     first_eight = " ".join(long_text.split()[:8])
@@ -315,6 +319,18 @@ def test_predict_hostile_texts(capsys, trained_model: Path) -> None:
     assert code == 0, err
     expected = [p.label for p in Predictor.load(trained_model, "cpu").predict(texts)]
     assert [line.split("\t", 2)[0] for line in out.split("\n")[:-1]] == expected
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("[" * 100_000 + "]" * 100_000, "line 2: invalid JSON: nested too deeply"),
+    ('{"text": 5}', "line 2: 'text' must be a string; got int 5"),
+    ('{"tokens": ["a", 1]}', "line 2: 'tokens' must be a list of strings; got list [\"a\", 1]"),
+    ('{"words": "a"}', "line 2: missing text column 'text'"),
+])
+def test_predict_input_file_with_a_bad_json_line(capsys, trained_model: Path, tmp_path: Path, line: str,
+                                                 message: str) -> None:
+    path = write(tmp_path / "inputs.jsonl", '{"text": "fine"}\n' + line + "\n")
+    assert_error(capsys, ["predict", trained_model, "--input", path], f"{path}: {message}")
 
 
 def test_predict_argument_that_is_not_utf8(capsys, trained_model: Path) -> None:
