@@ -361,22 +361,28 @@ def parse_json_line(line: str, where: str) -> Any:
 
 
 def _read_parquet(path: Path, name: str, text_column: str, label_column: str | None) -> Iterator[Record]:
-    """A Parquet file; rows are numbered from 1."""
+    """A Parquet file, read a record batch at a time (so a million rows never sit in Arrow and Python at
+    once); rows are numbered from 1."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     _check_file(path, name)
+    wanted = list(dict.fromkeys(c for c in (text_column, label_column) if c is not None))
     try:
-        header = pq.read_schema(path).names
-        _check_header(header, name, text_column, label_column)
-        wanted = [c for c in (text_column, label_column) if c is not None]
-        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+        parquet = pq.ParquetFile(path)
+        _check_header(parquet.schema_arrow.names, name, text_column, label_column)
+        batches = parquet.iter_batches(batch_size=PARQUET_BATCH, columns=wanted)
+        row = 0
+        for batch in batches:
+            columns = {c: batch.column(c).to_pylist() for c in wanted}
+            for index in range(batch.num_rows):
+                row += 1
+                yield f"{name}: row {row}", {c: values[index] for c, values in columns.items()}
     except (pa.ArrowException, OSError) as err:
         raise DataError(f"{name}: cannot read as Parquet: {err}") from None
-    columns = {c: table.column(c).to_pylist() for c in table.column_names}
-    for index in range(table.num_rows):
-        yield f"{name}: row {index + 1}", {c: values[index] for c, values in columns.items()}
 
+
+PARQUET_BATCH = 65_536  # rows per record batch
 
 _FILE_READERS: dict[str, Callable[[Path, str, str, str | None], Iterator[Record]]] = {
     "tsv": _read_tsv, "csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet,
