@@ -21,10 +21,10 @@ from conftest import sentence_blocks, write_conll, write_slice
 from safetensors.torch import load_file
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig, dump_config, load_config
-from nlp_lstm.errors import ConfigError, TrainingError
+from nlp_lstm.errors import ConfigError, TrainingError, TrainingInterrupted
 from nlp_lstm.runs import train
 from nlp_lstm.training.checkpoint import read_checkpoint
-from nlp_lstm.training.tasks import TaggingTask
+from nlp_lstm.training.tasks import ClassificationTask, TaggingTask
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING_KEYS = {"train_tokens_per_second", "train_seconds", "wall_seconds", "train_seconds_per_epoch",
@@ -132,9 +132,8 @@ def test_a_run_killed_at_a_random_step_and_resumed_ends_as_the_unbroken_run(reci
     assert_same_run(run, unbroken)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_sigint_and_sigterm_write_a_checkpoint_and_exit_with_how_to_go_on(recipe: Path, unbroken: Path,
-                                                                           signum: int) -> None:
+def test_sigterm_writes_a_checkpoint_and_exits_with_how_to_go_on(recipe: Path, unbroken: Path) -> None:
+    signum = signal.SIGTERM
     run = recipe.parent / f"stopped-{signum}"
     process = cli(recipe, "--output", run)
     wait_for_checkpoint(run, process, 70)  # inside epoch 2
@@ -234,3 +233,31 @@ def test_a_truncated_or_foreign_checkpoint_is_named_and_nothing_is_trained(recip
     with pytest.raises(TrainingError, match=r"last.safetensors: not a readable nlp-lstm checkpoint"):
         quiet(train, load_config(recipe), resume=run)
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.toml"]
+
+
+def test_sigint_in_process_stops_at_the_next_step_with_a_checkpoint(sst2_600: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while training from Python: TrainingInterrupted (not KeyboardInterrupt) after a checkpoint, and
+    resuming ends like the unbroken run; the previous SIGINT handler is back afterwards."""
+    config = Config(
+        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
+                        text_column="sentence"),
+        tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8, dropout=0.3),
+        training=TrainingConfig(epochs=2, batch_size=60, seed=0, device="cpu"))  # 10 steps an epoch
+    quiet(train, config, tmp_path / "unbroken", progress=False)
+    loss, calls = ClassificationTask.loss, []
+
+    def ctrl_c_at_step_14(self: ClassificationTask, *args: Any) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 14:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss(self, *args)
+
+    monkeypatch.setattr(ClassificationTask, "loss", ctrl_c_at_step_14)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(TrainingInterrupted, match=r"stopped by SIGINT after step 14 \(epoch 2, batch 4 of 10\)") as err:
+        quiet(train, config, tmp_path / "stopped", progress=False)
+    assert err.value.signal_number == signal.SIGINT and signal.getsignal(signal.SIGINT) is handler
+    monkeypatch.setattr(ClassificationTask, "loss", loss)
+    quiet(train, config, resume=tmp_path / "stopped", progress=False)
+    assert_same_run(tmp_path / "stopped", tmp_path / "unbroken")
