@@ -10,30 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_sst2_recipe
 
 from nlp_lstm.data.batching import BucketBatchSampler
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
-CONFIG = """task = "classification"
-[data]
-train = "tsv:{folder}/train.tsv"
-dev = "tsv:{folder}/dev.tsv"
-test = "tsv:{folder}/test.tsv"
-text_column = "sentence"
-max_length = 64
-[model]
-embedding_dim = 32
-hidden_size = 32
-dropout = 0.3
-[training]
-epochs = 3
-batch_size = 32
-learning_rate = 0.01
-patience = 3
-device = "cpu"
-"""
 
 
 def test_each_rank_takes_a_distinct_near_equal_share_of_every_batch() -> None:
@@ -57,15 +40,7 @@ def test_each_rank_takes_a_distinct_near_equal_share_of_every_batch() -> None:
 
 @pytest.fixture(scope="module")
 def recipe(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import write_slice
-
-    folder = tmp_path_factory.mktemp("ddp")
-    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 2000)
-    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 400)
-    write_slice(sst2_dir / "dev.tsv", folder / "test.tsv", 400, 800)
-    path = folder / "recipe.toml"
-    path.write_text(CONFIG.format(folder=folder), encoding="utf-8")
-    return path
+    return write_sst2_recipe(sst2_dir, tmp_path_factory.mktemp("ddp"))
 
 
 def test_torchrun_with_two_gloo_processes_writes_one_run_that_scores_like_one_process(recipe: Path) -> None:

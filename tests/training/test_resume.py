@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import sentence_blocks, write_conll, write_slice
+from conftest import sentence_blocks, write_conll, write_sst2_recipe
 from safetensors.torch import load_file
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig, dump_config, load_config
@@ -32,43 +32,14 @@ TIMING_KEYS = {"train_tokens_per_second", "train_seconds", "wall_seconds", "trai
 # one thread in every process: the same arithmetic in the unbroken run and the resumed one
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
-CONFIG = """task = "classification"
-[data]
-train = "tsv:{folder}/train.tsv"
-dev = "tsv:{folder}/dev.tsv"
-test = "tsv:{folder}/test.tsv"
-text_column = "sentence"
-max_length = 64
-[tokenizer]
-kind = "word"
-[model]
-embedding_dim = 32
-hidden_size = 32
-dropout = 0.3
-embedding_dropout = 0.1
-[training]
-epochs = 3
-batch_size = 32
-learning_rate = 0.01
-patience = 3
-device = "cpu"
-checkpoint_every = 5
-unk_replace = 0.5
-lr_schedule = "linear"
-"""
 
 
 @pytest.fixture(scope="module")
 def recipe(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A config that uses every source of randomness (dropout, <unk> replacement, shuffled buckets) and a
-    learning-rate schedule, on 2,000 SST-2 phrases: 189 steps in 3 epochs, a checkpoint every 5."""
-    folder = tmp_path_factory.mktemp("resume")
-    write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 2000)
-    write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 300)
-    write_slice(sst2_dir / "dev.tsv", folder / "test.tsv", 300, 600)
-    path = folder / "recipe.toml"
-    path.write_text(CONFIG.format(folder=folder), encoding="utf-8")
-    return path
+    """Every source of randomness (dropout, <unk> replacement, shuffled buckets) and a learning-rate schedule:
+    189 steps in 3 epochs, a checkpoint every 5."""
+    return write_sst2_recipe(sst2_dir, tmp_path_factory.mktemp("resume"),
+                             'checkpoint_every = 5\nunk_replace = 0.5\nlr_schedule = "linear"\n')
 
 
 def cli(*argv: object) -> subprocess.Popen:
