@@ -45,7 +45,12 @@ def texts_digest(texts: Sequence[str]) -> str:
 
 
 def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps([VERSION, *parts], sort_keys=True).encode()).hexdigest()[:32]
+    """The entry's name: a hash of `parts`, this layout's VERSION and the tokenizer code, so an entry made by
+    another version of nlp_lstm/text/tokenizers.py is never used."""
+    from ..text import tokenizers
+
+    code = hashlib.sha256(Path(tokenizers.__file__).read_bytes()).hexdigest()
+    return hashlib.sha256(json.dumps([VERSION, code, *parts], sort_keys=True).encode()).hexdigest()[:32]
 
 
 def cached_tokenizer(texts: Sequence[str], settings: dict[str, Any], train: Callable[[], Any],
