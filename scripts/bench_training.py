@@ -7,7 +7,8 @@ in a process of its own, the best epoch counts):
                  whole padded batch, PyTorch's defaults (initialisation, AdamW, dropout-free, glibc's
                  malloc settings; one more epoch with nlp-lstm's is printed on the last line);
   nlp-lstm:      length-bucketed batches and the Trainer: the exact padded BiLSTM encoder, fused AdamW,
-                 the recipe's dropout; the classifier max-pools, the tagger has no CRF and no character
+                 the recipe's dropout, training.keep_freed_memory = true as in the zh-reviews recipe;
+                 the classifier max-pools, the tagger has no CRF and no character
                  features (so both sides do the same LSTM work).
 Throughput counts real tokens only (padding excluded). The GEMM limit is float32 matmul GFLOP/s measured
 here (square 512 and 1024 products, the same threads, the best reading before or after training). The
@@ -255,15 +256,16 @@ def main() -> None:
           f"{args.embedding_dim}, hidden {args.hidden_size}, batch {args.batch_size}")
     print(f"LSTM training work {flops / 1e6:.2f} MFLOP per real token")
 
-    # the plain loop runs first, in a process of its own: nlp-lstm's Trainer sets glibc's malloc thresholds
-    # (nlp_lstm/training/memory.py) for the rest of its process, and a user's plain script has glibc's defaults
+    # the plain loop runs first, in a process of its own: with training.keep_freed_memory (as the zh-reviews
+    # recipe sets it) the Trainer changes glibc's malloc thresholds for the rest of its process; a plain script
+    # has glibc's defaults
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         plain_speeds, plain_accuracy = pool.submit(plain_rounds, args).result()
     speeds: dict[str, list[float]] = {"plain PyTorch": plain_speeds, "nlp-lstm": []}
     ours, train = setup["ours"], setup["train"]
     trainer = Trainer(ours, TrainingConfig(epochs=args.rounds, batch_size=args.batch_size, seed=args.seed,
-                                           precision=args.precision), torch.device("cpu"), setup["task"],
-                      progress=False)
+                                           precision=args.precision, keep_freed_memory=True), torch.device("cpu"),
+                      setup["task"], progress=False)
     malloc = "set" if keep_freed_memory() else "left as they were"
     sampler = BucketBatchSampler(setup["task"].lengths(train), args.batch_size, seed=args.seed)
     paired = []  # each round against the GEMM readings just before and after it: this VM's speed drifts

@@ -98,7 +98,7 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self._signal: int | None = None  # set by SIGINT/SIGTERM during fit
         self._last_checkpoint = ""  # where the last checkpoint was written, for messages
-        if device.type == "cpu":
+        if device.type == "cpu" and config.keep_freed_memory:
             keep_freed_memory()
 
     def evaluate(self, split: Any) -> tuple[dict[str, Any], Any]:

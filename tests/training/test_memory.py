@@ -45,3 +45,18 @@ def test_a_users_own_malloc_settings_are_kept() -> None:
     default, applied, kept = probe(MALLOC_MMAP_THRESHOLD_="131072")
     assert not applied
     assert kept > default / 2
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_trainer_changes_malloc_only_when_the_config_asks(keep: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from nlp_lstm.config import TrainingConfig
+    from nlp_lstm.training import trainer
+    from nlp_lstm.training.tasks import ClassificationTask
+
+    calls = []
+    monkeypatch.setattr(trainer, "keep_freed_memory", lambda: calls.append(1))
+    trainer.Trainer(torch.nn.Linear(2, 2), TrainingConfig(keep_freed_memory=keep), torch.device("cpu"),
+                    ClassificationTask(["a", "b"], 0))
+    assert calls == ([1] if keep else [])
