@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from .errors import ConfigError, DataError, ExportError, ModelDirError
-from .io import atomic_write_bytes, write_json
+from .io import atomic_save_tensors, write_json
 from .model_dir import CRF_FILE, SavedModel, _read_json, load_model_dir, model_format
 from .models.tagger import BiLSTMTagger
 
@@ -126,7 +125,7 @@ def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
     tmp.replace(out / "model.onnx")
     if tagger and model.crf is not None:
         crf_state = {k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}
-        atomic_write_bytes(out / CRF_FILE, save_safetensors(crf_state))
+        atomic_save_tensors(out / CRF_FILE, crf_state)
     difference = _check_onnx(saved, out)
     return {"opset": OPSET, "torch": torch.__version__, "check_max_abs_diff": difference}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import warnings
@@ -14,10 +13,9 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
 from .errors import ModelDirError
-from .io import atomic_write_bytes, write_json
+from .io import atomic_save_tensors, current_umask, write_json
 from .models.classifier import BiLSTMClassifier
 from .models.crf import CRF
 from .models.onnx_runtime import OnnxModel
@@ -108,7 +106,7 @@ def save_model_dir(path: str | Path, saved: SavedModel) -> None:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         _write_model_files(tmp, saved)
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700
         if path.is_dir() and any(path.iterdir()):
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -124,19 +122,12 @@ def save_model_dir(path: str | Path, saved: SavedModel) -> None:
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write_model_files(path: Path, saved: SavedModel) -> None:
     config = {"format_version": FORMAT_VERSION, "task": saved.task, "max_length": saved.max_length,
               "model": model_config(saved.model), **saved.config}
     if saved.char_vocab is not None:
         write_json(path / "chars.json", saved.char_vocab.to_dict())
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in saved.model.state_dict().items()}
-    atomic_write_bytes(path / "model.safetensors", save_safetensors(state))
+    atomic_save_tensors(path / "model.safetensors", saved.model.state_dict())
     saved.tokenizer.save(path / "tokenizer.json.tmp")
     (path / "tokenizer.json.tmp").replace(path / "tokenizer.json")
     write_json(path / "labels.json", saved.labels)

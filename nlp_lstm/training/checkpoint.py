@@ -15,10 +15,9 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
 from ..errors import TrainingError
-from ..io import atomic_write_bytes
+from ..io import atomic_save_tensors
 
 FORMAT = 1
 METADATA_KEY = "nlp_lstm_checkpoint"
@@ -68,9 +67,7 @@ def write_checkpoint(
     meta = {"format": FORMAT, "progress": progress, "optimizer": optimizer_json,
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "scaler": scaler.state_dict() if scaler is not None else None}
-    data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-                            metadata={METADATA_KEY: json.dumps(meta)})
-    atomic_write_bytes(path, data)
+    atomic_save_tensors(path, tensors, metadata={METADATA_KEY: json.dumps(meta)})
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
