@@ -370,7 +370,7 @@ class SequenceTagger(BaseEstimator):
         )
         device = resolve_device(self.device)
         torch.manual_seed(self.random_state)
-        prepared = prepare_tagger(splits, config, {})
+        prepared = prepare_tagger(splits, config, {}, cache_vectors=True)
         trainer = Trainer(prepared.model, config.training, device, prepared.task, progress=self.verbose,
                           verbose=self.verbose)
         self.history_ = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev")).history

@@ -131,7 +131,7 @@ def _prepare_classification(config: Config) -> _Prepared:
     tokenizer = cached_tokenizer(train_set.texts, dataclasses.asdict(tok), lambda: TextTokenizer.train(
         train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq, tok.split_cjk), TextTokenizer.load,
         digest)
-    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model)
+    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model, cache=False)  # one run: free them after
     encoded = {split: EncodedSplit(cached_encode(tokenizer, data.texts, digest if split == "train" else None),
                                    label_ids[split]) for split, data in splits.items()}
     m = config.model
@@ -167,8 +167,10 @@ def _prepare_tagging(config: Config) -> _Prepared:
     return prepare_tagger(load_tagged_splits(config.data), config, data)
 
 
-def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_columns: dict[str, Any]) -> _Prepared:
-    """Tag set, tokenizer, features and model for tagged splits ("train", "dev", optional "test")."""
+def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_columns: dict[str, Any],
+                   cache_vectors: bool = False) -> _Prepared:
+    """Tag set, tokenizer, features and model for tagged splits ("train", "dev", optional "test"); word vectors
+    stay loaded for the next call only with `cache_vectors`."""
     train_set = splits["train"]
     train_tags = sorted({tag for tags in train_set.tags for tag in tags})
     entity = is_entity_tagset(train_tags)
@@ -194,7 +196,7 @@ def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_column
     tok, m = config.tokenizer, config.model
     tokenizer = TextTokenizer.train_words(train_set.sentences, tok.lowercase, tok.digits_to_zero, tok.vocab_size,
                                           tok.min_freq)
-    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m)
+    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache_vectors)
     char_vocab = build_char_vocab(train_set.sentences) if m.char_embedding_dim else None
     encoded = {}
     for name, data in splits.items():

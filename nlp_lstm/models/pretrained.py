@@ -20,15 +20,15 @@ from ..text.tokenizers import TextTokenizer
 from ..text.vectors import WordVectors, embedding_matrix, load_vectors
 
 
-def pretrained_vocabulary(tokenizer: TextTokenizer, m: ModelConfig
+def pretrained_vocabulary(tokenizer: TextTokenizer, m: ModelConfig, cache: bool = True
                           ) -> tuple[TextTokenizer, WordVectors | None, int]:
     """Load `m.pretrained_vectors` (None when unset) and add to the vocabulary up to `m.extend_vocab` of the
     most frequent pretrained words it lacks; also returns how many were added. The added words come from
     the vectors file alone, never from dev or test data: a dev or test word gets a vector only if it is
-    among them."""
+    among them. `cache` keeps the loaded vectors for the next call (see `load_vectors`)."""
     if not m.pretrained_vectors:
         return tokenizer, None, 0
-    vectors = load_vectors(m.pretrained_vectors)
+    vectors = load_vectors(m.pretrained_vectors, cache=cache)
     if vectors.dim != m.embedding_dim:
         raise ConfigError(f"model.embedding_dim is {m.embedding_dim} but {m.pretrained_vectors} has "
                           f"{vectors.dim}-dimensional vectors; set model.embedding_dim = {vectors.dim}")

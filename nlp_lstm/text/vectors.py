@@ -82,16 +82,18 @@ class WordVectors:
         return f"WordVectors(source={self.source!r}, words={len(self)}, dim={self.dim})"
 
 
-def load_vectors(spec: str, max_words: int = 0) -> WordVectors:
+def load_vectors(spec: str, max_words: int = 0, cache: bool = True) -> WordVectors:
     """Load the vectors `spec` names; max_words > 0 keeps the first max_words rows (files are ordered by frequency).
 
-    Results are cached per file (path, size and mtime) and max_words, so loading the same vectors again is free;
-    the returned `vectors` array is shared with the cache and therefore read-only.
+    With `cache`, results are kept per file (path, size and mtime) and max_words, so loading the same vectors
+    again is free; the returned `vectors` array is shared with the cache and therefore read-only. A one-off
+    load (cache=False) is freed with the returned object: GloVe 6B is about 250 MB in memory.
     """
     if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 0:
         raise ConfigError(f"The 'max_words' parameter must be an int >= 0 (0 keeps all). Got {max_words!r} instead.")
     kind, files = _resolve(spec)
-    loaded = copy.copy(_load_cached(kind, tuple(files), tuple(_stamp(path) for path in files), max_words))
+    load = _load_cached if cache else _load_cached.__wrapped__
+    loaded = copy.copy(load(kind, tuple(files), tuple(_stamp(path) for path in files), max_words))
     loaded.source = spec  # "a.txt" and "text:a.txt" share one cache entry
     return loaded
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import os
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +136,17 @@ def test_loads_are_cached_until_the_file_changes(tmp_path):
     write_text(path, ["new 1 2 3"])
     os.utime(path, ns=(1, 1))
     assert load_vectors(str(path)).words == ["new"]
+
+
+def test_a_one_off_load_is_freed_with_its_result(tmp_path):
+    path = str(write_text(tmp_path / "once.txt", text_lines()))
+    one_off = load_vectors(path, cache=False)
+    assert one_off.words[0] == "the" and one_off.vectors is not load_vectors(path, cache=False).vectors
+    one_off_rows, cached_rows = weakref.ref(one_off.vectors), weakref.ref(load_vectors(path).vectors)
+    del one_off
+    gc.collect()
+    assert one_off_rows() is None  # a training run drops GloVe's 250 MB once its embedding holds the rows
+    assert cached_rows() is load_vectors(path).vectors
 
 
 def test_an_unknown_spec_lists_the_accepted_ones():
