@@ -201,7 +201,7 @@ class TrainingConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (CUDA only): autocast of the forward pass in training
     checkpoint_every: int = 0  # also write checkpoints/last.safetensors every this many steps (0: at epoch ends)
     # CPU: glibc keeps freed buffers for the next step (no page faults; zh-reviews steps 15% faster), but its
-    # heap can grow: SST-2 + GloVe peaked at 1.52 GB instead of 1.11 GB. See nlp_lstm/training/memory.py.
+    # heap can grow: SST-2 + GloVe peaked at 1,322 MB instead of 1,047 MB. See nlp_lstm/training/memory.py.
     keep_freed_memory: bool = False
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ a full run. The GloVe recipes also hold the 400,000 GloVe vectors while building
 
     python scripts/bench_memory.py                 # all four recipes
     python scripts/bench_memory.py --max-steps 100 --only sst2
+    python scripts/bench_memory.py --set training.keep_freed_memory=true
     python scripts/bench_memory.py --million       # 1,000,000 texts: a cold run, then one with the cache warm
 
 --million writes a parquet file of that many texts built from the SST-2 training phrases (half of them
@@ -52,6 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-steps", type=int, default=300, help="optimizer steps of the one epoch")
     parser.add_argument("--only", choices=sorted(RUNS), action="append", help="run only these (repeatable)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every recipe, e.g. training.keep_freed_memory=true (repeatable)")
     parser.add_argument("--million", action="store_true", help="the 1,000,000-text corpus instead of the recipes")
     parser.add_argument("--texts", type=int, default=1_000_000, help="with --million: how many texts")
     args = parser.parse_args()
@@ -64,6 +67,7 @@ def main() -> None:
             recipe, *sets = RUNS[name]
             argv = ["train", recipe, *sets, "--set", "training.epochs=1", "--set",
                     f"training.max_steps={args.max_steps}", "--set", 'training.device="cpu"',
+                    *(arg for override in args.overrides for arg in ("--set", override)),
                     "--output", str(Path(tmp) / name), "--no-progress"]
             mb, seconds, code = peak_rss(argv)
             verdict = "failed" if code else ("ok" if mb < LIMIT_MB else "OVER")

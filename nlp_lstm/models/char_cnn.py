@@ -22,7 +22,8 @@ class CharCNN(nn.Module):
         flat = chars.reshape(batch * seq_len, word_len)
         features = self.conv(self.embedding(flat).transpose(1, 2))  # (batch * seq_len, num_filters, word_len)
         mask = (flat != self.padding_idx)[:, None, :]
-        features = features.masked_fill(~mask, float("-inf")).amax(dim=2)
+        # in place: the largest tensor of a tagger's step, and the convolution's backward does not need it
+        features = features.masked_fill_(~mask, float("-inf")).amax(dim=2)
         # padded words have no characters at all: give them zeros instead of -inf
         features = features.masked_fill(~mask.any(dim=2), 0.0)
         return features.reshape(batch, seq_len, -1)

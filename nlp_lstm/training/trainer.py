@@ -13,18 +13,17 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import save as save_safetensors
 from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import TrainingConfig
 from ..data.batching import BucketBatchSampler
 from ..errors import TrainingError, TrainingInterrupted
-from ..io import atomic_write_bytes
+from ..io import atomic_save_tensors
 from .checkpoint import read_checkpoint, restore_rng, write_checkpoint
 from .device import autocast_dtype
 from .distributed import total
-from .memory import keep_freed_memory
+from .memory import keep_freed_memory, release_freed_memory
 from .tasks import ClassificationTask
 
 LOG_EVERY = 20  # steps between progress-bar updates; the loss is read from the device only then
@@ -103,7 +102,9 @@ class Trainer:
 
     def evaluate(self, split: Any) -> tuple[dict[str, Any], Any]:
         """Metrics and predictions of the current model on a split."""
-        return self.task.evaluate(self.model, split, self.device)
+        scored = self.task.evaluate(self.model, split, self.device)
+        release_freed_memory()  # scoring's batches are larger than training's; what follows needs none of them
+        return scored
 
     def fit(
         self,
@@ -131,11 +132,13 @@ class Trainer:
         start_epoch, partial = 1, None
         if resume:
             start_epoch, partial = self._restore(result)
+        release_freed_memory()  # what preparing the data freed (word vectors, texts) leaves the process
         with self._signals_checkpoint():
             for epoch in range(start_epoch, config.epochs + 1):
                 sampler.set_epoch(epoch)
                 train_loss, tokens, seconds = self.train_epoch(train, sampler, epoch, result, partial)
                 partial = None
+                release_freed_memory()  # the training steps' free heap, before scoring allocates its own
                 dev_metrics = self.evaluate(dev)[0] if dev is not None else {}
                 score = dev_metrics.get(config.metric, float(epoch))  # no dev: the latest epoch counts as best
                 row = {
@@ -172,6 +175,7 @@ class Trainer:
                     break
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+        release_freed_memory()
         return result
 
     def train_epoch(
@@ -263,8 +267,7 @@ class Trainer:
                  "best_score": result.best_score, "bad_epochs": result.bad_epochs, "stopped": result.stopped}
         loss_sum = progress.loss_sum if progress else torch.zeros(())
         if best and self.best_state is not None:
-            atomic_write_bytes(self.checkpoint_dir / "best.safetensors",
-                               save_safetensors({k: v.cpu().contiguous() for k, v in self.best_state.items()}))
+            atomic_save_tensors(self.checkpoint_dir / "best.safetensors", self.best_state)
         write_checkpoint(self.checkpoint_dir / "last.safetensors", self.model, self.best_state, self.optimizer,
                          self.scheduler, self.scaler, self._generators(), state, loss_sum)
         where = f"in epoch {epoch}" if progress else f"end of epoch {epoch}"
