@@ -35,7 +35,9 @@ def casing(word: str) -> int:
 
 def casing_ids(sentences: Iterable[Sequence[str]]) -> list[list[int]]:
     """Casing classes of every word of every sentence."""
-    return [[casing(word) for word in sentence] for sentence in sentences]
+    known: dict[str, int] = {}  # a corpus repeats its words: each type is classified once
+    return [[known[word] if word in known else known.setdefault(word, casing(word)) for word in sentence]
+            for sentence in sentences]
 
 
 def build_char_vocab(sentences: Iterable[Sequence[str]], min_freq: int = 1) -> Vocab:
@@ -47,11 +49,19 @@ def build_char_vocab(sentences: Iterable[Sequence[str]], min_freq: int = 1) -> V
 
 
 def char_ids(sentences: Iterable[Sequence[str]], vocab: Vocab) -> list[list[list[int]]]:
-    """Character ids of every word (at most MAX_WORD_LENGTH each) of every sentence."""
+    """Character ids of every word (at most MAX_WORD_LENGTH each) of every sentence; repeated words share one
+    list, so treat them as read-only."""
     stoi = vocab.get_stoi()
     unk = vocab.get_default_index()
-    return [[[stoi.get(c, unk) for c in word[:MAX_WORD_LENGTH]] or [unk] for word in sentence]
-            for sentence in sentences]
+    known: dict[str, list[int]] = {}
+
+    def word_ids(word: str) -> list[int]:
+        ids = known.get(word)
+        if ids is None:
+            ids = known[word] = [stoi.get(c, unk) for c in word[:MAX_WORD_LENGTH]] or [unk]
+        return ids
+
+    return [[word_ids(word) for word in sentence] for sentence in sentences]
 
 
 def encode_words(
