@@ -47,13 +47,14 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import DataConfig
 from ..errors import DataError
+from .text_column import TextCollector, TextColumn
 
 KINDS = ("embedded", "hub", "tsv", "csv", "jsonl", "parquet")
 FILE_KINDS = ("tsv", "csv", "jsonl", "parquet")
@@ -70,7 +71,7 @@ Record = tuple[str, dict[str, Any]]  # (where, e.g. "data/x.tsv: line 3", {colum
 class TextDataset:
     """Texts with their string labels (None when unlabelled) and where they came from."""
 
-    texts: list[str]
+    texts: Sequence[str]  # a list, or a memory-mapped TextColumn for large data (nlp_lstm/data/text_column.py)
     labels: list[str] | None
     source: str
 
@@ -82,7 +83,8 @@ class TextDataset:
         """The examples at `indices`, in that order, under a new source name."""
         indices = list(indices)
         labels = None if self.labels is None else [self.labels[i] for i in indices]
-        return TextDataset([self.texts[i] for i in indices], labels, source)
+        texts = self.texts.take(indices) if isinstance(self.texts, TextColumn) else [self.texts[i] for i in indices]
+        return TextDataset(texts, labels, source)
 
 
 @dataclass(frozen=True)
@@ -161,14 +163,20 @@ def load_texts(spec: str, text_column: str = "text", label_column: str | None = 
 
 def _build(records: Iterable[Record], source: str, text_column: str,
            label_column: str | None) -> TextDataset:
-    """Turn (where, row) records into a TextDataset, checking each value."""
-    texts: list[str] = []
+    """Turn (where, row) records into a TextDataset, checking each value; past SPILL_ROWS the texts go to a
+    memory-mapped Arrow file, and every label is one shared string per distinct value."""
+    texts = TextCollector()
     labels: list[str] | None = None if label_column is None else []
-    for where, row in records:
-        texts.append(_clean_text(row[text_column], where, text_column))
-        if labels is not None:
-            labels.append(_clean_label(row[label_column], where, label_column))
-    return TextDataset(texts, labels, source)
+    distinct: dict[str, str] = {}
+    try:
+        for where, row in records:
+            texts.append(_clean_text(row[text_column], where, text_column))
+            if labels is not None:
+                label = _clean_label(row[label_column], where, label_column)
+                labels.append(distinct.setdefault(label, label))
+        return TextDataset(texts.finish(), labels, source)
+    finally:
+        texts.close()
 
 
 def _is_missing(value: Any) -> bool:
@@ -432,24 +440,29 @@ def load_hub_split(name: str, config: str | None, split: str, where: str) -> Any
 
 def _load_hub(spec: DataSpec, source: str, text_column: str, label_column: str | None,
               default_split: str) -> TextDataset:
-    """A hub split's text and label columns; ClassLabel ints become their names."""
+    """A hub split's text and label columns; ClassLabel ints become their names. The split is read from
+    `datasets`' memory-mapped Arrow cache a batch at a time, never whole into Python lists."""
     import datasets
 
     split = spec.split or default_split
     where = f"{source} (split {split!r})"
     dataset = load_hub_split(spec.location, spec.config, split, where)
     _check_header(list(dataset.column_names), where, text_column, label_column)
-    texts = list(dataset[text_column])
-    if label_column is None:
-        return _build(((f"{where}: row {i + 1}", {text_column: t}) for i, t in enumerate(texts)),
-                      source, text_column, None)
-    labels = list(dataset[label_column])
-    feature = dataset.features[label_column]
-    if isinstance(feature, datasets.ClassLabel):
-        labels = [_class_name(feature, value, f"{where}: row {i + 1}") for i, value in enumerate(labels)]
-    records = ((f"{where}: row {i + 1}", {text_column: t, label_column: label})
-               for i, (t, label) in enumerate(zip(texts, labels)))
-    return _build(records, source, text_column, label_column)
+    feature = dataset.features[label_column] if label_column is not None else None
+    class_label = isinstance(feature, datasets.ClassLabel)
+    columns = list(dict.fromkeys(c for c in (text_column, label_column) if c is not None))
+
+    def records() -> Iterator[Record]:
+        row = 0
+        for batch in dataset.select_columns(columns).iter(batch_size=PARQUET_BATCH):
+            for values in zip(*(batch[c] for c in columns)):
+                row += 1
+                record = dict(zip(columns, values))
+                if class_label:
+                    record[label_column] = _class_name(feature, record[label_column], f"{where}: row {row}")
+                yield f"{where}: row {row}", record
+
+    return _build(records(), source, text_column, label_column)
 
 
 def _class_name(feature: Any, value: Any, where: str) -> Any:

@@ -1,0 +1,105 @@
+"""Large data keeps its texts in a memory-mapped Arrow file: the column reads like the list it replaces,
+readers and splits give the same data either way, and no file is left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from nlp_lstm.config import DataConfig
+from nlp_lstm.data import text_column
+from nlp_lstm.data.sources import load_splits, load_texts
+from nlp_lstm.data.text_column import TextColumn, collect_texts
+from nlp_lstm.errors import DataError
+
+TEXTS = [f"text {i} " + "é中😀"[i % 3] * (i % 7) for i in range(1000)] + ["", " "]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("NLP_LSTM_CACHE", str(folder))
+    return folder
+
+
+def leftovers(cache: Path) -> list[Path]:
+    return list(cache.rglob("*")) if cache.exists() else []
+
+
+def test_a_spilled_column_reads_like_the_list(cache: Path) -> None:
+    column = collect_texts(iter(TEXTS), spill_rows=100)
+    assert isinstance(column, TextColumn) and len(column.array.chunks) > 1
+    assert len(column) == len(TEXTS) and list(column) == TEXTS
+    assert column[0] == TEXTS[0] and column[-1] == TEXTS[-1] and column[555] == TEXTS[555]
+    assert column[10:20] == TEXTS[10:20] and column[990:2000] == TEXTS[990:] and column[5:1:-2] == TEXTS[5:1:-2]
+    with pytest.raises(IndexError):
+        column[len(TEXTS)]
+    subset = column.take([7, 3, 999, 3])
+    assert list(subset) == [TEXTS[7], TEXTS[3], TEXTS[999], TEXTS[3]]
+    assert subset[1:3] == [TEXTS[3], TEXTS[999]] and list(subset.take([2, 0])) == [TEXTS[999], TEXTS[7]]
+    assert [p.name for p in leftovers(cache) if p.is_file()] == []  # unlinked once mapped
+
+
+def test_small_data_stays_a_list() -> None:
+    assert collect_texts(iter(TEXTS[:50]), spill_rows=100) == TEXTS[:50]
+
+
+def test_readers_and_carved_splits_give_the_same_data_spilled_or_not(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = ["pos" if i % 3 else "neg" for i in range(len(TEXTS))]
+    parquet = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"text": TEXTS, "label": labels}), parquet, row_group_size=300)
+    jsonl = tmp_path / "data.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(TEXTS, labels)))
+    for spec in (f"parquet:{parquet}", f"jsonl:{jsonl}"):
+        config = DataConfig(train=spec, dev_fraction=0.1, test_fraction=0.1)
+        in_lists = load_splits(config)
+        monkeypatch.setattr(text_column, "SPILL_ROWS", 200)
+        spilled = load_splits(config)
+        monkeypatch.undo()
+        assert isinstance(spilled["train"].texts, TextColumn) and isinstance(spilled["dev"].texts, TextColumn)
+        for name in ("train", "dev", "test"):
+            assert list(spilled[name].texts) == in_lists[name].texts, (spec, name)
+            assert spilled[name].labels == in_lists[name].labels
+    whole = load_texts(f"parquet:{parquet}")
+    assert len({id(label) for label in whole.labels}) == 2  # one string object per distinct label
+    assert [p for p in leftovers(cache) if p.is_file()] == []
+
+
+def test_a_bad_row_after_spilling_is_reported_and_leaves_no_file(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text_column, "SPILL_ROWS", 100)
+    lines = [json.dumps({"text": f"row {i}", "label": "a" if i % 2 else "b"}) for i in range(500)]
+    lines[400] = json.dumps({"text": None, "label": "a"})
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl: line 401: missing text in column 'text'"):
+        load_texts(f"jsonl:{path}")
+    assert [p for p in leftovers(cache) if p.is_file()] == []
+
+
+def test_a_classifier_trained_on_spilled_texts_matches_one_trained_on_lists(
+    sst2_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import write_slice
+
+    from nlp_lstm.config import Config, ModelConfig, TrainingConfig
+    from nlp_lstm.runs import train
+
+    train_file = write_slice(sst2_dir / "train.tsv", tmp_path / "train.tsv", 0, 600)
+    config = Config(data=DataConfig(train=f"tsv:{train_file}", text_column="sentence", dev_fraction=0.2),
+                    model=ModelConfig(embedding_dim=8, hidden_size=8),
+                    training=TrainingConfig(epochs=1, batch_size=32, device="cpu"))
+    plain = train(config, output=tmp_path / "lists", progress=False).metrics
+    monkeypatch.setattr(text_column, "SPILL_ROWS", 100)
+    spilled = train(config, output=tmp_path / "spilled", progress=False).metrics
+    assert spilled["dev"] == plain["dev"] and spilled["data"]["sizes"] == plain["data"]["sizes"] == {
+        "train": 480, "dev": 120}
+    predictions = [(tmp_path / run / "predictions.jsonl").read_text() for run in ("lists", "spilled")]
+    assert predictions[0] == predictions[1]
