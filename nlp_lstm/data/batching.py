@@ -138,7 +138,7 @@ class BucketBatchSampler:
         if not 0 <= rank < world_size or batch_size < world_size:
             raise ValueError(f"rank {rank} of world_size {world_size} with batch_size {batch_size}: need "
                              f"0 <= rank < world_size <= batch_size")
-        self.lengths = torch.as_tensor(list(lengths), dtype=torch.long)
+        self.lengths = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
         self.batch_size = batch_size
         self.seed = seed
         self.pool_batches = pool_batches
@@ -158,15 +158,15 @@ class BucketBatchSampler:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator)
         pool_size = self.batch_size * self.pool_batches
-        batches = []
+        batches = []  # views of the sorted pools; a batch becomes a list of ints only when it is yielded
         for start in range(0, len(order), pool_size):
             pool = order[start : start + pool_size]
             # stable sort keeps the shuffled order among equal lengths
             pool = pool[torch.sort(self.lengths[pool], stable=True).indices]
-            batches.extend(pool[i : i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size))
+            batches.extend(pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size))
         for b in torch.randperm(len(batches), generator=generator).tolist():
             if len(batches[b]) >= self.world_size:
-                yield batches[b][self.rank :: self.world_size]
+                yield batches[b][self.rank :: self.world_size].tolist()
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

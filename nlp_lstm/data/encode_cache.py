@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .ragged import RaggedIds, encode_texts
+from .ragged import ENCODE_CHUNK, RaggedIds, encode_texts
 
 CACHE_MIN_TEXTS = 50_000
-VERSION = 1  # bump when the stored layout or what is hashed changes
+VERSION = 2  # bump when the stored layout or what is hashed changes (2: ids as raw flat.int32)
 
 
 def cache_root() -> Path:
@@ -71,25 +71,43 @@ def cached_tokenizer(texts: Sequence[str], settings: dict[str, Any], train: Call
 
 
 def cached_encode(tokenizer: Any, texts: Sequence[str], digest: str | None = None) -> RaggedIds:
-    """`encode_texts(tokenizer, texts)`, or the ids an earlier run encoded with the same tokenizer, memory-mapped."""
+    """`encode_texts(tokenizer, texts)`, memory-mapped from the cache: encoded by an earlier run with the same
+    tokenizer, or now, a chunk at a time straight into the cache entry (the ids never sit whole in memory)."""
     if len(texts) < CACHE_MIN_TEXTS:
         return encode_texts(tokenizer, texts)
     folder = cache_root() / "encoded" / _key(digest or texts_digest(texts), tokenizer.tokenizer.to_str())
+    cached = _mapped_ids(folder, len(texts))
+    if cached is not None:
+        return cached
+    _publish(folder, lambda tmp: _encode_into(tokenizer, texts, tmp))
+    cached = _mapped_ids(folder, len(texts))
+    return cached if cached is not None else encode_texts(tokenizer, texts)  # an unwritable cache: in memory
+
+
+def _encode_into(tokenizer: Any, texts: Sequence[str], folder: Path) -> None:
+    """Encode `texts` a chunk at a time into folder/flat.int32 (raw little-endian ids) and offsets.npy."""
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    written = 0
+    with open(folder / "flat.int32", "wb") as out:
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            chunk = RaggedIds.from_rows(tokenizer.encode_batch(texts[start : start + ENCODE_CHUNK]))
+            out.write(chunk.flat.astype("<i4", copy=False).tobytes())
+            offsets[start + 1 : start + 1 + len(chunk)] = chunk.offsets[1:] + written
+            written += len(chunk.flat)
+    np.save(folder / "offsets.npy", offsets)
+
+
+def _mapped_ids(folder: Path, count: int) -> RaggedIds | None:
+    """The entry's ids memory-mapped, or None when it is missing, damaged or for another number of texts."""
     try:
-        flat = np.load(folder / "flat.npy", mmap_mode="r")
         offsets = np.load(folder / "offsets.npy", mmap_mode="r")
-        if len(offsets) == len(texts) + 1 and int(offsets[-1]) == len(flat):
-            return RaggedIds(flat, offsets)
+        size = (folder / "flat.int32").stat().st_size
+        flat = np.memmap(folder / "flat.int32", dtype="<i4", mode="r") if size else np.zeros(0, dtype=np.int32)
     except (OSError, ValueError):
-        pass
-    ids = encode_texts(tokenizer, texts)
-
-    def write(tmp: Path) -> None:
-        np.save(tmp / "flat.npy", ids.flat)
-        np.save(tmp / "offsets.npy", ids.offsets)
-
-    _publish(folder, write)
-    return ids
+        return None
+    if len(offsets) != count + 1 or int(offsets[-1]) != len(flat) or size != 4 * len(flat):
+        return None
+    return RaggedIds(flat, offsets)
 
 
 def _publish(folder: Path, write: Callable[[Path], None]) -> None:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..data.batching import Batch, collate, collate_numeric, collate_tagged
+from ..data.ragged import RaggedIds
 from ..data.tag_schemes import convert_sequences
 from ..evaluation.metrics import classification_metrics, tagging_metrics
 from ..predictor import predict_proba_ids, predict_tag_ids, predict_values
@@ -45,9 +46,11 @@ class ClassificationTask:
         self.max_length = max_length
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
 
-    def lengths(self, split: EncodedSplit) -> list[int]:
+    def lengths(self, split: EncodedSplit) -> np.ndarray:
         """Each example's length after truncation, for length bucketing."""
-        return [len(ids) if self.max_length is None else min(len(ids), self.max_length) for ids in split.ids]
+        ids = split.ids
+        lengths = ids.lengths() if isinstance(ids, RaggedIds) else np.fromiter(map(len, ids), np.int64, len(ids))
+        return lengths if self.max_length is None else np.minimum(lengths, self.max_length)
 
     def collate(self, split: EncodedSplit, indices: Sequence[int]) -> Batch:
         """The padded training batch of these examples."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
@@ -188,14 +189,15 @@ class Trainer:
         progress = progress or EpochProgress(loss_sum=torch.zeros((), device=self.device))
         progress.loss_sum = progress.loss_sum.to(self.device)
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first step with a NaN/inf loss
-        batches = list(sampler)
-        bar = tqdm(total=len(batches), initial=progress.batch, desc=f"epoch {epoch}", unit="batch",
+        num_batches = len(sampler)
+        batches = itertools.islice(sampler, progress.batch, None)  # made one at a time: none kept in a list
+        bar = tqdm(total=num_batches, initial=progress.batch, desc=f"epoch {epoch}", unit="batch",
                    disable=None if self.progress else True, leave=False, dynamic_ncols=True)
         start = time.perf_counter() - progress.seconds
-        for indices in batches[progress.batch :]:
+        for indices in batches:
             if self._signal is not None:
                 progress.seconds = time.perf_counter() - start
-                self._interrupt(first_bad, result, epoch, progress, len(batches))
+                self._interrupt(first_bad, result, epoch, progress, num_batches)
             batch = self.task.collate(train, indices)
             progress.tokens += int(batch.lengths.sum())
             with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
@@ -229,7 +231,7 @@ class Trainer:
             if self.config.max_steps and result.steps >= self.config.max_steps:
                 break
             every = self.config.checkpoint_every
-            if every and result.steps % every == 0 and progress.batch < len(batches):
+            if every and result.steps % every == 0 and progress.batch < num_batches:
                 self._stop_if_diverged(first_bad, epoch)  # diverged weights are never saved
                 progress.seconds = time.perf_counter() - start
                 self._checkpoint(result, epoch, progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +52,20 @@ def test_large_data_is_tokenized_once_and_later_runs_load_it(tmp_path: Path, mon
     cached_tokenizer(TEXTS[:-1], settings, train, TextTokenizer.load)  # other texts: trained
     assert len(trained) == 3
 
-    ids = cached_encode(first, TEXTS)
+    expected = first.encode_batch(TEXTS)
+    ids = cached_encode(first, TEXTS)  # encoded a chunk at a time into the entry, then memory-mapped
     again = cached_encode(first, TEXTS, texts_digest(TEXTS))
-    assert isinstance(again.flat, np.memmap) and again.tolist() == ids.tolist() == first.encode_batch(TEXTS)
-    # a damaged entry is encoded again and replaced
+    assert isinstance(ids.flat, np.memmap) and isinstance(again.flat, np.memmap)
+    assert ids.tolist() == again.tolist() == expected
+    monkeypatch.setattr(encode_cache, "ENCODE_CHUNK", 3)  # chunks that split the texts unevenly
     entry = next((tmp_path / "cache" / "encoded").iterdir())
+    shutil.rmtree(entry)
+    assert cached_encode(first, TEXTS).tolist() == expected
+    # a damaged entry is encoded again and replaced (the mappings above see the damage: they are not used again)
     (entry / "offsets.npy").write_bytes(b"garbage")
-    assert cached_encode(first, TEXTS).tolist() == ids.tolist()
+    assert cached_encode(first, TEXTS).tolist() == expected
+    (entry / "flat.int32").write_bytes(b"12345")  # truncated mid-id
+    assert cached_encode(first, TEXTS).tolist() == expected
     assert isinstance(cached_encode(first, TEXTS).flat, np.memmap)
     # small data is never cached
     monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 1000)
