@@ -158,12 +158,15 @@ class BucketBatchSampler:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator)
         pool_size = self.batch_size * self.pool_batches
-        batches = []  # views of the sorted pools; a batch becomes a list of ints only when it is yielded
-        for start in range(0, len(order), pool_size):
-            pool = order[start : start + pool_size]
-            # stable sort keeps the shuffled order among equal lengths
-            pool = pool[torch.sort(self.lengths[pool], stable=True).indices]
-            batches.extend(pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size))
+        # every pool sorted by length at once: one stable sort by (pool, length) keeps the shuffled order
+        # among equal lengths, and no per-pool tensors are left scattered through the heap
+        if len(order):
+            keys = torch.arange(len(order)) // pool_size * (int(self.lengths.max()) + 1) + self.lengths[order]
+            order = order[torch.sort(keys, stable=True).indices]
+        # batch views of the sorted order, each within its pool (a pool's last batch may be short)
+        batches = [order[i : min(i + self.batch_size, start + pool_size)]
+                   for start in range(0, len(order), pool_size)
+                   for i in range(start, min(start + pool_size, len(order)), self.batch_size)]
         for b in torch.randperm(len(batches), generator=generator).tolist():
             if len(batches[b]) >= self.world_size:
                 yield batches[b][self.rank :: self.world_size].tolist()

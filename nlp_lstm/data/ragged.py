@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 ENCODE_CHUNK = 20_000  # texts per call of the tokenizer's batch API
+COUNT_CHUNK = 1 << 16  # ids per bincount call (its int64 copy stays small: 512 KiB)
 
 
 class RaggedIds(Sequence):
@@ -74,7 +75,11 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], chunk_size: int = ENCODE_
 
 
 def token_counts(rows: Sequence[Sequence[int]], size: int) -> np.ndarray:
-    """(size,) int64 occurrences of each id in all rows."""
+    """(size,) int64 occurrences of each id in all rows (ids >= size are not counted)."""
     flat = rows.flat if isinstance(rows, RaggedIds) else np.fromiter(
         itertools.chain.from_iterable(rows), dtype=np.int64)
-    return np.bincount(flat, minlength=size)[:size] if len(flat) else np.zeros(size, dtype=np.int64)
+    counts = np.zeros(size, dtype=np.int64)
+    # a chunk at a time: bincount makes an int64 copy of its input, 8 bytes a token of the whole corpus at once
+    for start in range(0, len(flat), COUNT_CHUNK):
+        counts += np.bincount(flat[start : start + COUNT_CHUNK], minlength=size)[:size]
+    return counts

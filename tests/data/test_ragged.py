@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp_lstm.data import encode_cache
+from nlp_lstm.data import encode_cache, ragged
 from nlp_lstm.data.encode_cache import cached_encode, cached_tokenizer, texts_digest
 from nlp_lstm.data.ragged import RaggedIds, encode_texts, token_counts
 from nlp_lstm.text.tokenizers import TextTokenizer
@@ -28,6 +28,13 @@ def test_ragged_ids_hold_the_rows_in_two_flat_arrays() -> None:
     both = RaggedIds.concat([ids, RaggedIds.from_rows([[1], [2, 3]])])
     assert both.tolist() == [*rows, [1], [2, 3]]
     assert token_counts(ids, 12).tolist() == token_counts(rows, 12).tolist() == [0] * 5 + [1] * 6 + [0]
+
+
+def test_token_counts_in_chunks_equal_one_bincount(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [list(np.random.default_rng(k).integers(0, 20, k % 7)) for k in range(50)]
+    expected = np.bincount(np.concatenate(rows).astype(np.int64), minlength=20)[:15].tolist()
+    monkeypatch.setattr(ragged, "COUNT_CHUNK", 4)
+    assert token_counts(RaggedIds.from_rows(rows), 15).tolist() == token_counts(rows, 15).tolist() == expected
 
 
 def test_encoding_in_chunks_equals_the_tokenizers_batch_encoding() -> None:
