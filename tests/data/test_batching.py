@@ -45,6 +45,24 @@ def test_bucket_sampler_is_deterministic_per_seed_and_epoch():
     assert list(BucketBatchSampler(lengths, 32, seed=4)) != list(b)
 
 
+def test_bucket_sampler_sorts_each_shuffled_pool_stably_and_shuffles_the_batches():
+    lengths = lengths_of_real_texts(1000)
+    for batch_size, pool_batches in ((32, 3), (7, 5), (64, 50)):
+        sampler = BucketBatchSampler(lengths, batch_size, seed=2, pool_batches=pool_batches)
+        sampler.set_epoch(4)
+        # the definition, written out: shuffle, cut into pools, stable-sort each pool by length, cut into
+        # batches, shuffle the batches (the same generator draws, in the same order)
+        generator = torch.Generator().manual_seed(2 * 100_003 + 4)
+        order = torch.randperm(len(lengths), generator=generator).tolist()
+        pool_size = batch_size * pool_batches
+        expected = []
+        for start in range(0, len(order), pool_size):
+            pool = sorted(order[start : start + pool_size], key=lambda i: lengths[i])  # sorted() is stable
+            expected += [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
+        shuffled = [expected[b] for b in torch.randperm(len(expected), generator=generator).tolist()]
+        assert list(sampler) == shuffled
+
+
 def test_bucket_sampler_groups_similar_lengths():
     lengths = lengths_of_real_texts()
 
