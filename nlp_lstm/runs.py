@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .config import Config, dump_config, load_config
 from .data.conll import TaggedDataset, load_tagged
 from .data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
-from .data.ragged import RaggedIds
+from .data.ragged import row_lengths
 from .data.sources import TextDataset, load_splits, load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
 from .data.tagged import load_tagged_splits
@@ -247,7 +246,7 @@ def _truncation_note(ids: dict[str, Sequence[Sequence[int]]], max_length: int | 
         return {}
     counts = {}
     for split, rows in ids.items():
-        lengths = rows.lengths() if isinstance(rows, RaggedIds) else np.fromiter(map(len, rows), np.int64, len(rows))
+        lengths = row_lengths(rows)
         counts[split] = int((lengths > max_length).sum())
     if any(counts.values()):
         found = ", ".join(f"{n:,} of {len(ids[split]):,} {split}" for split, n in counts.items() if n)

@@ -74,6 +74,11 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], chunk_size: int = ENCODE_
                              for start in range(0, len(texts), chunk_size)])
 
 
+def row_lengths(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """(n,) int64 length of each row, of a RaggedIds or of any sequence of sequences."""
+    return rows.lengths() if isinstance(rows, RaggedIds) else np.fromiter(map(len, rows), np.int64, len(rows))
+
+
 def token_counts(rows: Sequence[Sequence[int]], size: int) -> np.ndarray:
     """(size,) int64 occurrences of each id in all rows (ids >= size are not counted)."""
     flat = rows.flat if isinstance(rows, RaggedIds) else np.fromiter(

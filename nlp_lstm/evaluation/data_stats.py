@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from ..data.ragged import RaggedIds, token_counts
+from ..data.ragged import row_lengths, token_counts
 from ..data.tag_schemes import spans
 
 
 def split_statistics(labels: Iterable[str], ids: Sequence[Sequence[int]], unk_id: int) -> dict[str, Any]:
     """Counts of `labels` (one per example, or one per entity span), of token lengths, and of unknown tokens."""
     label_counts = Counter(str(label) for label in labels)
-    lengths = ids.lengths() if isinstance(ids, RaggedIds) else np.fromiter(map(len, ids), np.int64, len(ids))
+    lengths = row_lengths(ids)
     values, counts = np.unique(lengths, return_counts=True)
     return {
         "examples": len(ids),

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..data.batching import Batch, collate, collate_numeric, collate_tagged
-from ..data.ragged import RaggedIds
+from ..data.ragged import row_lengths
 from ..data.tag_schemes import convert_sequences
 from ..evaluation.metrics import classification_metrics, tagging_metrics
 from ..predictor import predict_proba_ids, predict_tag_ids, predict_values
@@ -48,8 +48,7 @@ class ClassificationTask:
 
     def lengths(self, split: EncodedSplit) -> np.ndarray:
         """Each example's length after truncation, for length bucketing."""
-        ids = split.ids
-        lengths = ids.lengths() if isinstance(ids, RaggedIds) else np.fromiter(map(len, ids), np.int64, len(ids))
+        lengths = row_lengths(split.ids)
         return lengths if self.max_length is None else np.minimum(lengths, self.max_length)
 
     def collate(self, split: EncodedSplit, indices: Sequence[int]) -> Batch:
