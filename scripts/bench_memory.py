@@ -8,11 +8,14 @@ a full run. The GloVe recipes also hold the 400,000 GloVe vectors while building
     python scripts/bench_memory.py                 # all four recipes
     python scripts/bench_memory.py --max-steps 100 --only sst2
     python scripts/bench_memory.py --set training.keep_freed_memory=true
-    python scripts/bench_memory.py --million       # 1,000,000 texts: a cold run, then one with the cache warm
+    python scripts/bench_memory.py --million       # 1,000,000 then 2,000,000 texts, each cold then warm
+    python scripts/bench_memory.py --million --texts 1000000 4000000
 
---million writes a parquet file of that many texts built from the SST-2 training phrases (half of them
-two phrases joined, so lengths vary: 14 tokens on average) and trains a classifier on it twice with a
-fresh tokenization cache (nlp_lstm/data/encode_cache.py): the first run tokenizes, the second loads.
+--million writes, for each size, a parquet file of that many texts built from the SST-2 training phrases
+(half of them two phrases joined, so lengths vary: 14 tokens on average) and trains a classifier on it
+twice with a fresh tokenization cache (nlp_lstm/data/encode_cache.py): the first run tokenizes, the
+second loads. It ends with how much the anonymous peak grew per extra million texts: bounded memory
+means that number stays small (the per-text arrays: lengths, labels, the sampler's order).
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(RUNS), action="append", help="run only these (repeatable)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for every recipe, e.g. training.keep_freed_memory=true (repeatable)")
-    parser.add_argument("--million", action="store_true", help="the 1,000,000-text corpus instead of the recipes")
-    parser.add_argument("--texts", type=int, default=1_000_000, help="with --million: how many texts")
+    parser.add_argument("--million", action="store_true", help="corpora of millions of texts instead of the recipes")
+    parser.add_argument("--texts", type=int, nargs="+", default=[1_000_000, 2_000_000],
+                        help="with --million: the corpus sizes, run one after another (default 1,000,000 2,000,000)")
     args = parser.parse_args()
     if args.million:
         million(args.texts, args.max_steps)
@@ -92,36 +96,45 @@ def main() -> None:
             print(f"{name:22} {mb:12,.0f} {anon:13,.0f} {seconds:8.1f}  {verdict}", flush=True)
 
 
-def million(count: int, max_steps: int) -> None:
-    """Peak RSS and seconds of two training runs on `count` texts: cold tokenization cache, then warm."""
+def million(counts: list[int], max_steps: int) -> None:
+    """Peak RSS, peak anonymous memory and seconds of two training runs per corpus size, cold tokenization
+    cache then warm, and how much the anonymous peak grows per extra million texts."""
     import random
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = [line.split("\t") for line in (DATA / "sst2" / "train.tsv").read_text().splitlines()[1:]]
-    rng = random.Random(0)
-    texts, labels = [], []
-    for _ in range(count):
-        first, second = rng.choice(rows), rng.choice(rows)
-        texts.append(f"{first[0]} {second[0]}" if rng.random() < 0.5 else first[0])
-        labels.append(first[1])
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "corpus.parquet"
-        pq.write_table(pa.table({"sentence": texts, "label": labels}), corpus)
-        del texts, labels
-        os.environ["NLP_LSTM_CACHE"] = str(Path(tmp) / "cache")
-        print(f"{count:,} texts in {corpus.stat().st_size / 2**20:.0f} MB of parquet; classifier embedding 64, "
-              f"hidden 64, one epoch capped at {max_steps} steps, dev = SST-2 dev")
-        print(f"{'run':22} {'peak RSS MB':>12} {'anonymous MB':>13} {'seconds':>8}")
-        for name in ("cold cache", "warm cache"):
-            argv = ["train", "recipes/sentiment/sst2.toml", "--set", f"data.train=parquet:{corpus}", "--set",
-                    f"data.dev=tsv:{DATA / 'sst2' / 'dev.tsv'}", "--set", "model.embedding_dim=64", "--set",
-                    "model.hidden_size=64", "--set", "training.epochs=1", "--set", f"training.max_steps={max_steps}",
-                    "--set", 'training.device="cpu"', "--output", str(Path(tmp) / name.replace(" ", "_")),
-                    "--no-progress"]
-            mb, anon, seconds, code = peak_rss(argv)
-            print(f"{name:22} {mb:12,.0f} {anon:13,.0f} {seconds:8.1f}  {'failed' if code else 'ok'}", flush=True)
+    print(f"classifier embedding 64, hidden 64, one epoch capped at {max_steps} steps, dev = SST-2 dev")
+    print(f"{'texts':>10} {'run':11} {'peak RSS MB':>12} {'anonymous MB':>13} {'seconds':>8}")
+    anonymous: dict[str, list[tuple[int, float]]] = {"cold cache": [], "warm cache": []}
+    for count in counts:
+        rng = random.Random(0)
+        texts, labels = [], []
+        for _ in range(count):
+            first, second = rng.choice(rows), rng.choice(rows)
+            texts.append(f"{first[0]} {second[0]}" if rng.random() < 0.5 else first[0])
+            labels.append(first[1])
+        with tempfile.TemporaryDirectory() as tmp:
+            corpus = Path(tmp) / "corpus.parquet"
+            pq.write_table(pa.table({"sentence": texts, "label": labels}), corpus)
+            del texts, labels
+            os.environ["NLP_LSTM_CACHE"] = str(Path(tmp) / "cache")
+            for name in anonymous:
+                argv = ["train", "recipes/sentiment/sst2.toml", "--set", f"data.train=parquet:{corpus}", "--set",
+                        f"data.dev=tsv:{DATA / 'sst2' / 'dev.tsv'}", "--set", "model.embedding_dim=64", "--set",
+                        "model.hidden_size=64", "--set", "training.epochs=1", "--set",
+                        f"training.max_steps={max_steps}", "--set", 'training.device="cpu"', "--output",
+                        str(Path(tmp) / name.replace(" ", "_")), "--no-progress"]
+                mb, anon, seconds, code = peak_rss(argv)
+                anonymous[name].append((count, anon))
+                print(f"{count:10,} {name:11} {mb:12,.0f} {anon:13,.0f} {seconds:8.1f}  {'failed' if code else 'ok'}",
+                      flush=True)
+    if len(counts) > 1:
+        for name, points in anonymous.items():
+            (low, low_mb), (high, high_mb) = min(points), max(points)
+            print(f"{name}: anonymous peak {high_mb - low_mb:+,.0f} MB from {low:,} to {high:,} texts, "
+                  f"{(high_mb - low_mb) / ((high - low) / 1e6):+,.0f} MB per extra million")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from typing import Any
 
 from ..config import DataConfig
 from ..errors import DataError
-from .text_column import TextCollector, TextColumn
+from .text_column import TextCollector, TextColumn, release_arrow_memory
 
 KINDS = ("embedded", "hub", "tsv", "csv", "jsonl", "parquet")
 FILE_KINDS = ("tsv", "csv", "jsonl", "parquet")
@@ -177,6 +177,7 @@ def _build(records: Iterable[Record], source: str, text_column: str,
         return TextDataset(texts.finish(), labels, source)
     finally:
         texts.close()
+        release_arrow_memory()  # the reader's record batches, and the Arrow batches written when spilling
 
 
 def _is_missing(value: Any) -> bool:

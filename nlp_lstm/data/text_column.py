@@ -10,6 +10,7 @@ while it is used: tokenizer training and encoding read the column a chunk at a t
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,17 @@ from .encode_cache import cache_root
 
 SPILL_ROWS = 100_000  # texts kept as Python strings before the rest go to disk
 CHUNK_ROWS = 65_536  # texts per Arrow record batch, and per chunk when iterating
+
+
+def release_arrow_memory() -> None:
+    """Give the OS back the pages pyarrow's memory pool holds free; nothing happens if pyarrow is not loaded.
+
+    pyarrow's default pool (mimalloc) keeps freed pages: after reading 2,000,000 parquet rows it held 200 MB
+    that no Arrow buffer used (bytes_allocated 0) for the rest of the run.
+    """
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
 
 
 class TextColumn(Sequence):

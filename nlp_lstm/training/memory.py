@@ -12,7 +12,8 @@ moved. So it is opt-in: `training.keep_freed_memory = true` (the zh-reviews reci
 
 Either way the trainer hands the heap's free pages back between phases (`release_freed_memory`): after data
 preparation and at each epoch's end, a CoNLL-2003 + GloVe run had 320 MB of its 600 MB heap free but mapped,
-and the dev scoring that follows allocates its own large buffers on top.
+and the dev scoring that follows allocates its own large buffers on top. pyarrow's memory pool is emptied
+the same way (`release_arrow_memory`): it kept 200 MB of a 2,000,000-row parquet file's freed batches.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import ctypes
 import os
 import platform
 import sys
+
+from ..data.text_column import release_arrow_memory
 
 M_TRIM_THRESHOLD = -1  # from glibc's malloc.h: free memory at the heap's top beyond this goes back to the kernel
 M_MMAP_THRESHOLD = -3  # allocations above this get their own mapping, unmapped when freed
@@ -41,11 +44,13 @@ def _libc_function(name: str) -> ctypes._CFuncPtr | None:
 
 
 def release_freed_memory() -> None:
-    """Give the kernel back the pages glibc's heaps hold free (malloc_trim(0)); nothing happens off glibc."""
+    """Give the kernel back the pages glibc's heaps (malloc_trim(0), nothing off glibc) and pyarrow's memory
+    pool hold free."""
     trim = _libc_function("malloc_trim")
     if trim is not None:
         trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
         trim(0)
+    release_arrow_memory()
 
 
 def keep_freed_memory() -> bool:

@@ -103,3 +103,45 @@ def test_a_classifier_trained_on_spilled_texts_matches_one_trained_on_lists(
         "train": 480, "dev": 120}
     predictions = [(tmp_path / run / "predictions.jsonl").read_text() for run in ("lists", "spilled")]
     assert predictions[0] == predictions[1]
+
+
+# Arrow string arrays built and freed, then released: anonymous MB over the start after each step
+ARROW_RELEASE_PROBE = """
+from nlp_lstm.data.text_column import release_arrow_memory
+import pyarrow as pa
+def anon():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("RssAnon")) / 1024
+texts = [f"text number {i} " * 5 for i in range(400_000)]
+start = anon()
+arrays = [pa.array(texts[i : i + 20_000]) for i in range(0, len(texts), 20_000)]
+built = anon()
+del arrays
+freed = anon()
+release_arrow_memory()
+print(built - start, freed - start, anon() - start)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_arrow_memory_freed_after_reading_goes_back_to_the_os() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", ARROW_RELEASE_PROBE], capture_output=True, text=True, check=True)
+    built, freed, released = map(float, done.stdout.split())
+    assert built > 30 and freed > 30  # pyarrow's pool keeps the pages of freed arrays
+    assert released < 10
+
+
+def test_loading_a_file_releases_the_readers_arrow_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlp_lstm.data import sources
+
+    parquet = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"text": TEXTS, "label": ["a"] * len(TEXTS)}), parquet)
+    calls: list[int] = []
+    monkeypatch.setattr(sources, "release_arrow_memory", lambda: calls.append(1))
+    assert len(load_texts(f"parquet:{parquet}")) == len(TEXTS) and calls == [1]
+    (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": 3}\n')
+    with pytest.raises(DataError):
+        load_texts(f"jsonl:{tmp_path / 'bad.jsonl'}")
+    assert calls == [1, 1]  # also when a row is refused
