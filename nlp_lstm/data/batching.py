@@ -133,8 +133,8 @@ class BucketBatchSampler:
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, pool_batches: int = 50,
                  rank: int = 0, world_size: int = 1) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size}")
+        if batch_size < 1 or pool_batches < 1:
+            raise ValueError(f"batch_size and pool_batches must be positive ints, got {batch_size} and {pool_batches}")
         if not 0 <= rank < world_size or batch_size < world_size:
             raise ValueError(f"rank {rank} of world_size {world_size} with batch_size {batch_size}: need "
                              f"0 <= rank < world_size <= batch_size")
@@ -163,13 +163,13 @@ class BucketBatchSampler:
         if len(order):
             keys = torch.arange(len(order)) // pool_size * (int(self.lengths.max()) + 1) + self.lengths[order]
             order = order[torch.sort(keys, stable=True).indices]
-        # batch views of the sorted order, each within its pool (a pool's last batch may be short)
-        batches = [order[i : min(i + self.batch_size, start + pool_size)]
-                   for start in range(0, len(order), pool_size)
-                   for i in range(start, min(start + pool_size, len(order)), self.batch_size)]
-        for b in torch.randperm(len(batches), generator=generator).tolist():
-            if len(batches[b]) >= self.world_size:
-                yield batches[b][self.rank :: self.world_size].tolist()
+        # a pool holds whole batches (pool_size is a multiple of batch_size), so batch b is simply
+        # order[b * batch_size :]; only the last may be short. Cut when yielded: no per-batch objects are kept
+        num_batches = -(-len(order) // self.batch_size)
+        for b in torch.randperm(num_batches, generator=generator).tolist():
+            batch = order[b * self.batch_size : (b + 1) * self.batch_size]
+            if len(batch) >= self.world_size:
+                yield batch[self.rank :: self.world_size].tolist()
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

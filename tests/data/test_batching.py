@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from nlp_lstm.data.batching import BucketBatchSampler, collate, sorted_batches
@@ -61,6 +62,12 @@ def test_bucket_sampler_sorts_each_shuffled_pool_stably_and_shuffles_the_batches
             expected += [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
         shuffled = [expected[b] for b in torch.randperm(len(expected), generator=generator).tolist()]
         assert list(sampler) == shuffled
+
+
+@pytest.mark.parametrize("batch_size, pool_batches", [(0, 50), (32, 0), (-1, 3)])
+def test_bucket_sampler_refuses_sizes_below_one(batch_size: int, pool_batches: int) -> None:
+    with pytest.raises(ValueError, match="must be positive ints"):
+        BucketBatchSampler([3, 1, 2], batch_size, pool_batches=pool_batches)
 
 
 def test_bucket_sampler_groups_similar_lengths():
