@@ -28,6 +28,13 @@ def test_word_tokens_split_words_punctuation_and_cjk_characters():
     assert tok.tokenize("Café ｆｕｌｌ") == ["café", "full"]  # NFKC folds full-width forms, accents stay
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_batch_api_gives_each_texts_own_ids(kind, sst2_dir):
+    texts = sst2_slice(sst2_dir, 2000) + TEXTS + ["a <pad> b", "<unk>"]
+    tok = TextTokenizer.train(texts[:1000], kind=kind, vocab_size=2000)  # the rest has unknown words
+    assert tok.encode_batch(texts) == [tok.encode(text) for text in texts]
+
+
 def test_lowercase_option():
     assert TextTokenizer.train(TEXTS, kind="word", lowercase=False).tokenize("Hello") == ["Hello"]
     assert TextTokenizer.train(TEXTS, kind="word", lowercase=True).tokenize("Hello") == ["hello"]
