@@ -80,6 +80,7 @@ class DataConfig:
     token_column: int = 0  # conll: column of the word (tagging)
     tag_column: int = -1  # conll: column of the tag, -1 the last (tagging)
     tag_field: str = "upos"  # conllu: upos | xpos (tagging)
+    num_proc: int = 0  # processes that tokenize large training data the first time; 0: one per CPU core
 
     def __post_init__(self) -> None:
         _check(isinstance(self.train, str) and self.train != "", "data.train", "a data spec string", self.train)
@@ -100,6 +101,8 @@ class DataConfig:
         _check(_is_int(self.token_column), "data.token_column", "an int", self.token_column)
         _check(_is_int(self.tag_column), "data.tag_column", "an int", self.tag_column)
         _check(self.tag_field in ("upos", "xpos"), "data.tag_field", "upos or xpos", self.tag_field)
+        _check(_is_int(self.num_proc) and self.num_proc >= 0, "data.num_proc", "an int >= 0 (0: one per CPU core)",
+               self.num_proc)
 
 
 @dataclass

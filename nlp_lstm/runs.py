@@ -131,8 +131,9 @@ def _prepare_classification(config: Config) -> _Prepared:
         train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq, tok.split_cjk), TextTokenizer.load,
         digest)
     tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model, cache=False)  # one run: free them after
-    encoded = {split: EncodedSplit(cached_encode(tokenizer, data.texts, digest if split == "train" else None),
-                                   label_ids[split]) for split, data in splits.items()}
+    encoded = {split: EncodedSplit(cached_encode(tokenizer, data.texts, digest if split == "train" else None,
+                                                 config.data.num_proc), label_ids[split])
+               for split, data in splits.items()}
     m = config.model
     model = BiLSTMClassifier(len(tokenizer), len(labels), m.embedding_dim, m.hidden_size, m.num_layers,
                              m.bidirectional, m.dropout, m.pooling, tokenizer.pad_id, m.embedding_dropout,

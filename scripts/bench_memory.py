@@ -96,29 +96,34 @@ def main() -> None:
             print(f"{name:22} {mb:12,.0f} {anon:13,.0f} {seconds:8.1f}  {verdict}", flush=True)
 
 
-def million(counts: list[int], max_steps: int) -> None:
-    """Peak RSS, peak anonymous memory and seconds of two training runs per corpus size, cold tokenization
-    cache then warm, and how much the anonymous peak grows per extra million texts."""
+def write_corpus(count: int, path: Path) -> Path:
+    """A parquet file (columns sentence, label) of `count` texts from the SST-2 training phrases, half of them
+    two phrases joined, so lengths vary: 14 tokens on average."""
     import random
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = [line.split("\t") for line in (DATA / "sst2" / "train.tsv").read_text().splitlines()[1:]]
+    rng = random.Random(0)
+    texts, labels = [], []
+    for _ in range(count):
+        first, second = rng.choice(rows), rng.choice(rows)
+        texts.append(f"{first[0]} {second[0]}" if rng.random() < 0.5 else first[0])
+        labels.append(first[1])
+    pq.write_table(pa.table({"sentence": texts, "label": labels}), path)
+    return path
+
+
+def million(counts: list[int], max_steps: int) -> None:
+    """Peak RSS, peak anonymous memory and seconds of two training runs per corpus size, cold tokenization
+    cache then warm, and how much the anonymous peak grows per extra million texts."""
     print(f"classifier embedding 64, hidden 64, one epoch capped at {max_steps} steps, dev = SST-2 dev")
     print(f"{'texts':>10} {'run':11} {'peak RSS MB':>12} {'anonymous MB':>13} {'seconds':>8}")
     anonymous: dict[str, list[tuple[int, float]]] = {"cold cache": [], "warm cache": []}
     for count in counts:
-        rng = random.Random(0)
-        texts, labels = [], []
-        for _ in range(count):
-            first, second = rng.choice(rows), rng.choice(rows)
-            texts.append(f"{first[0]} {second[0]}" if rng.random() < 0.5 else first[0])
-            labels.append(first[1])
         with tempfile.TemporaryDirectory() as tmp:
-            corpus = Path(tmp) / "corpus.parquet"
-            pq.write_table(pa.table({"sentence": texts, "label": labels}), corpus)
-            del texts, labels
+            corpus = write_corpus(count, Path(tmp) / "corpus.parquet")
             os.environ["NLP_LSTM_CACHE"] = str(Path(tmp) / "cache")
             for name in anonymous:
                 argv = ["train", "recipes/sentiment/sst2.toml", "--set", f"data.train=parquet:{corpus}", "--set",

@@ -207,6 +207,7 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     ("model.embedding_dim=-1", "The 'model.embedding_dim' parameter must be a positive int. Got -1 instead."),
     ("model.num_layers=0", "The 'model.num_layers' parameter must be a positive int. Got 0 instead."),
     ("data.max_length=0", "The 'data.max_length' parameter must be a positive int. Got 0 instead."),
+    ("data.num_proc=-1", "The 'data.num_proc' parameter must be an int >= 0 (0: one per CPU core). Got -1 instead."),
     ("tokenizer.vocab_size=2", "The 'tokenizer.vocab_size' parameter must be at least 3. Got 2 instead."),
     ("tokenizer.min_freq=0", "The 'tokenizer.min_freq' parameter must be a positive int. Got 0 instead."),
     ("training.learning_rate=0", "The 'training.learning_rate' parameter must be a float in (0, 10]. "

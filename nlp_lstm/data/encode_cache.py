@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
 from .ragged import ENCODE_CHUNK, RaggedIds, encode_texts
 
 CACHE_MIN_TEXTS = 50_000
@@ -70,31 +75,93 @@ def cached_tokenizer(texts: Sequence[str], settings: dict[str, Any], train: Call
     return tokenizer
 
 
-def cached_encode(tokenizer: Any, texts: Sequence[str], digest: str | None = None) -> RaggedIds:
+def cached_encode(tokenizer: Any, texts: Sequence[str], digest: str | None = None, num_proc: int = 1) -> RaggedIds:
     """`encode_texts(tokenizer, texts)`, memory-mapped from the cache: encoded by an earlier run with the same
-    tokenizer, or now, a chunk at a time straight into the cache entry (the ids never sit whole in memory)."""
+    tokenizer, or now, a chunk at a time straight into the cache entry (the ids never sit whole in memory), by
+    `num_proc` processes (0: one per CPU core)."""
     if len(texts) < CACHE_MIN_TEXTS:
         return encode_texts(tokenizer, texts)
     folder = cache_root() / "encoded" / _key(digest or texts_digest(texts), tokenizer.tokenizer.to_str())
     cached = _mapped_ids(folder, len(texts))
     if cached is not None:
         return cached
-    _publish(folder, lambda tmp: _encode_into(tokenizer, texts, tmp))
+    _publish(folder, lambda tmp: _encode_into(tokenizer, texts, tmp, num_proc))
     cached = _mapped_ids(folder, len(texts))
     return cached if cached is not None else encode_texts(tokenizer, texts)  # an unwritable cache: in memory
 
 
-def _encode_into(tokenizer: Any, texts: Sequence[str], folder: Path) -> None:
-    """Encode `texts` a chunk at a time into folder/flat.int32 (raw little-endian ids) and offsets.npy."""
+def encode_processes(num_proc: int, count: int) -> int:
+    """How many processes encode `count` texts for `num_proc` (0: the CPU cores this process may use, shared
+    among torchrun's local ranks); one per chunk at most, and 1 off Linux, where workers are not forked."""
+    if sys.platform != "linux":
+        return 1
+    cores = len(os.sched_getaffinity(0)) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1), 1)
+    return max(1, min(num_proc or cores, -(-count // ENCODE_CHUNK)))
+
+
+def _encode_into(tokenizer: Any, texts: Sequence[str], folder: Path, num_proc: int = 1) -> None:
+    """Encode `texts` into folder/flat.int32 (raw little-endian ids) and offsets.npy; with several processes
+    each encodes a contiguous share into a part file, and the parts are joined in order."""
+    workers = encode_processes(num_proc, len(texts))
+    if workers == 1:
+        lengths = [_encode_share(tokenizer, texts, 0, len(texts), folder / "flat.int32")]
+    else:
+        bounds = [len(texts) * k // workers for k in range(workers + 1)]
+        parts = [folder / f"part-{k}.int32" for k in range(workers)]
+        lengths = _encode_forked(tokenizer, texts, bounds, parts)
+        with open(folder / "flat.int32", "wb") as out:
+            for part in parts:
+                with open(part, "rb") as piece:
+                    shutil.copyfileobj(piece, out, 1 << 22)
+                part.unlink()
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    written = 0
-    with open(folder / "flat.int32", "wb") as out:
-        for start in range(0, len(texts), ENCODE_CHUNK):
-            chunk = RaggedIds.from_rows(tokenizer.encode_batch(texts[start : start + ENCODE_CHUNK]))
-            out.write(chunk.flat.astype("<i4", copy=False).tobytes())
-            offsets[start + 1 : start + 1 + len(chunk)] = chunk.offsets[1:] + written
-            written += len(chunk.flat)
+    np.cumsum(np.concatenate(lengths), out=offsets[1:])
     np.save(folder / "offsets.npy", offsets)
+
+
+def _encode_share(tokenizer: Any, texts: Sequence[str], start: int, stop: int, path: Path) -> np.ndarray:
+    """Encode texts[start:stop] a chunk at a time into `path`; their lengths in tokens."""
+    lengths = np.zeros(stop - start, dtype=np.int64)
+    with open(path, "wb") as out:
+        for first in range(start, stop, ENCODE_CHUNK):
+            chunk = RaggedIds.from_rows(tokenizer.encode_batch(texts[first : min(first + ENCODE_CHUNK, stop)]))
+            out.write(chunk.flat.astype("<i4", copy=False).tobytes())
+            lengths[first - start : first - start + len(chunk)] = chunk.lengths()
+    return lengths
+
+
+_FORKED_JOB: tuple[Any, Sequence[str]] | None = None  # (tokenizer, texts): forked workers inherit them, unpickled
+
+
+def _encode_forked_share(start: int, stop: int, path: str) -> np.ndarray:
+    """`_encode_share` of the job this worker was forked with."""
+    assert _FORKED_JOB is not None
+    tokenizer, texts = _FORKED_JOB
+    return _encode_share(tokenizer, texts, start, stop, Path(path))
+
+
+def _encode_forked(tokenizer: Any, texts: Sequence[str], bounds: list[int], parts: list[Path]) -> list[np.ndarray]:
+    """Encode each share in a forked process (the texts are inherited, not copied); each share's lengths."""
+    global _FORKED_JOB
+    # a forked child turns the tokenizer's threads off anyway (and warns unless this is set): one process
+    # per core does their work, and the Python around each batch runs in parallel too
+    parallelism = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    _FORKED_JOB = (tokenizer, texts)
+    try:
+        with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("fork")) as pool:
+            shares = [pool.submit(_encode_forked_share, bounds[k], bounds[k + 1], str(part))
+                      for k, part in enumerate(parts)]
+            return [share.result() for share in shares]
+    except BrokenProcessPool:
+        raise DataError(f"a process tokenizing the training texts ended abruptly (out of memory?); "
+                        f"data.num_proc = 1 tokenizes in this process (now {len(parts)} processes)") from None
+    finally:
+        _FORKED_JOB = None
+        if parallelism is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = parallelism
 
 
 def _mapped_ids(folder: Path, count: int) -> RaggedIds | None:
@@ -124,3 +191,6 @@ def _publish(folder: Path, write: Callable[[Path], None]) -> None:
         tmp.rename(folder)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:  # bad data or an interrupt: nothing half-written is left in the cache
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from nlp_lstm.data import encode_cache, ragged
 from nlp_lstm.data.encode_cache import cached_encode, cached_tokenizer, texts_digest
 from nlp_lstm.data.ragged import RaggedIds, encode_texts, token_counts
+from nlp_lstm.errors import DataError
 from nlp_lstm.text.tokenizers import TextTokenizer
 
 TEXTS = ["a fine , moving film", "", "这个手机很好用", "naïve café ✓", "screen broke after a day 😡"] * 7
@@ -86,3 +89,49 @@ def test_an_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 10)
     tokenizer = TextTokenizer.train(TEXTS, "word", True, 100, 1)
     assert cached_encode(tokenizer, TEXTS).tolist() == tokenizer.encode_batch(TEXTS)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_forked_processes_encode_the_same_ids_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NLP_LSTM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 10)
+    monkeypatch.setattr(encode_cache, "ENCODE_CHUNK", 4)  # shares of several chunks, split unevenly
+    tokenizer = TextTokenizer.train(TEXTS, "word", True, 100, 1)
+    texts = [f"{text} {i}" for i, text in enumerate(TEXTS)]
+    expected = tokenizer.encode_batch(texts)
+    for num_proc in (3, 0):
+        assert encode_cache.encode_processes(num_proc, len(texts)) > 1
+        shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+        assert cached_encode(tokenizer, texts, num_proc=num_proc).tolist() == expected
+        entry = next((tmp_path / "cache" / "encoded").iterdir())
+        assert sorted(p.name for p in entry.iterdir()) == ["flat.int32", "offsets.npy"]  # parts joined, removed
+    assert os.environ.get("TOKENIZERS_PARALLELISM") is None  # set for the workers only
+    assert encode_cache.encode_processes(0, 3) == 1  # one chunk: one process
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")  # torchrun's ranks on this machine share its cores
+    assert encode_cache.encode_processes(0, 1000) == 1 and encode_cache.encode_processes(5, 1000) == 5
+
+
+class _FailingTokenizer:
+    """Refuses one text, as the real tokenizer refuses text it cannot encode."""
+
+    def __init__(self, tokenizer: TextTokenizer) -> None:
+        self.tokenizer = tokenizer.tokenizer
+        self.inner = tokenizer
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        if "refused" in texts:
+            raise DataError(f"text {texts.index('refused')}: refused")
+        return self.inner.encode_batch(texts)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_an_error_in_a_worker_reaches_the_caller_and_leaves_no_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NLP_LSTM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 10)
+    monkeypatch.setattr(encode_cache, "ENCODE_CHUNK", 4)
+    tokenizer = _FailingTokenizer(TextTokenizer.train(TEXTS, "word", True, 100, 1))
+    with pytest.raises(DataError, match="refused"):
+        cached_encode(tokenizer, [*TEXTS, "x", "refused"], num_proc=2)
+    assert list((tmp_path / "cache" / "encoded").iterdir()) == []
