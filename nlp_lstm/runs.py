@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .config import Config, dump_config, load_config
@@ -82,12 +83,13 @@ def choose_run_dir(output: str | Path | None, name: str, runs_root: str | Path =
     return path
 
 
-def _label_ids(dataset: TextDataset, label_to_id: dict[str, int], split: str) -> list[int]:
+def _label_ids(dataset: TextDataset, label_to_id: dict[str, int], split: str) -> np.ndarray:
     unknown = sorted(set(dataset.labels) - set(label_to_id))
     if unknown:
         raise DataError(f"{dataset.source}: {split} label {unknown[0]!r} never occurs in the training data "
                         f"(training labels: {', '.join(label_to_id)})")
-    return [label_to_id[label] for label in dataset.labels]
+    # 4 bytes a text instead of a list's 8-byte pointers: millions of texts keep these for the whole run
+    return np.fromiter(map(label_to_id.__getitem__, dataset.labels), dtype=np.int32, count=len(dataset.labels))
 
 
 def _write_predictions(path: Path, texts: Sequence[str], gold: Sequence[str], labels: Sequence[str],

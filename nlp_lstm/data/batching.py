@@ -138,7 +138,9 @@ class BucketBatchSampler:
         if not 0 <= rank < world_size or batch_size < world_size:
             raise ValueError(f"rank {rank} of world_size {world_size} with batch_size {batch_size}: need "
                              f"0 <= rank < world_size <= batch_size")
-        self.lengths = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
+        lengths = np.asarray(lengths, dtype=np.int64)
+        # 4 bytes a text where they fit, as for the order below: a sampler over millions of texts holds both
+        self.lengths = torch.as_tensor(lengths.astype(np.int32) if lengths.size and lengths.max() < 2**31 else lengths)
         self.batch_size = batch_size
         self.seed = seed
         self.pool_batches = pool_batches
@@ -156,13 +158,13 @@ class BucketBatchSampler:
 
     def __iter__(self) -> Iterator[list[int]]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(len(self.lengths), generator=generator)
+        order = torch.randperm(len(self.lengths), generator=generator, dtype=torch.int32)
         pool_size = self.batch_size * self.pool_batches
-        # every pool sorted by length at once: one stable sort by (pool, length) keeps the shuffled order
-        # among equal lengths, and no per-pool tensors are left scattered through the heap
-        if len(order):
-            keys = torch.arange(len(order)) // pool_size * (int(self.lengths.max()) + 1) + self.lengths[order]
-            order = order[torch.sort(keys, stable=True).indices]
+        # each pool sorted by length in place, stably (equal lengths keep their shuffled order): besides
+        # `order` nothing larger than a pool is allocated, so an epoch's start costs 4 bytes a text
+        for start in range(0, len(order), pool_size):
+            pool = order[start : start + pool_size]
+            pool.copy_(pool[torch.sort(self.lengths[pool], stable=True).indices])
         # a pool holds whole batches (pool_size is a multiple of batch_size), so batch b is simply
         # order[b * batch_size :]; only the last may be short. Cut when yielded: no per-batch objects are kept
         num_batches = -(-len(order) // self.batch_size)

@@ -26,8 +26,8 @@ from .unk_replacement import UnkReplacement
 class EncodedSplit:
     """Token ids and label indices of one split (one label per text)."""
 
-    ids: list[list[int]]
-    labels: list[int]
+    ids: Sequence[Sequence[int]]
+    labels: Sequence[int]
 
     def __len__(self) -> int:
         return len(self.ids)
