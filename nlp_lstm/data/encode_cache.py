@@ -1,8 +1,9 @@
 """Tokenize large training data once: the trained tokenizer and the encoded ids are kept on disk, keyed by
 a hash of the texts and the tokenizer settings, and later runs on the same data load them instead.
 
-On 1,000,000 texts of 14 tokens on 2 cores, training the tokenizer takes about 25 s and encoding 55 s; a
-run that finds both in the cache loads them in about a second, the ids memory-mapped rather than read in.
+On 1,000,000 texts of 14 tokens on 2 cores, training the tokenizer takes about 15 s and encoding about 20 s
+(`data.num_proc` forked processes, each encoding a share; scripts/bench_tokenize.py); a run that finds both
+in the cache loads them in about a second, the ids memory-mapped rather than read in.
 Only data of at least CACHE_MIN_TEXTS texts is cached, so small runs leave nothing behind. The cache lives
 in $NLP_LSTM_CACHE, else $XDG_CACHE_HOME/nlp-lstm, else ~/.cache/nlp-lstm; deleting it is always safe.
 """
