@@ -4,6 +4,7 @@ readers and splits give the same data either way, and no file is left behind."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nlp_lstm.config import DataConfig
-from nlp_lstm.data import text_column
+from nlp_lstm.data import encode_cache, text_column
 from nlp_lstm.data.sources import load_splits, load_texts
 from nlp_lstm.data.text_column import TextColumn, collect_texts
 from nlp_lstm.errors import DataError
@@ -84,8 +85,8 @@ def test_a_bad_row_after_spilling_is_reported_and_leaves_no_file(
     assert [p for p in leftovers(cache) if p.is_file()] == []
 
 
-def test_a_classifier_trained_on_spilled_texts_matches_one_trained_on_lists(
-    sst2_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_classifier_trained_on_spilled_texts_tokenized_by_forked_processes_matches_one_trained_on_lists(
+    sst2_dir: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conftest import write_slice
 
@@ -98,7 +99,17 @@ def test_a_classifier_trained_on_spilled_texts_matches_one_trained_on_lists(
                     training=TrainingConfig(epochs=1, batch_size=32, device="cpu"))
     plain = train(config, output=tmp_path / "lists", progress=False).metrics
     monkeypatch.setattr(text_column, "SPILL_ROWS", 100)
+    monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 100)  # tokenized into the cache, 3 shares of 2 chunks
+    monkeypatch.setattr(encode_cache, "ENCODE_CHUNK", 80)
+    config.data.num_proc = 3
+    forked: list[int] = []
+    encode_forked = encode_cache._encode_forked
+    monkeypatch.setattr(encode_cache, "_encode_forked",
+                        lambda tokenizer, texts, bounds, parts: forked.append(len(parts))
+                        or encode_forked(tokenizer, texts, bounds, parts))
     spilled = train(config, output=tmp_path / "spilled", progress=False).metrics
+    assert forked == ([3, 2] if sys.platform == "linux" else [])  # train, then dev (120 texts: 2 chunks)
+    assert len(list((cache / "encoded").iterdir())) == 2
     assert spilled["dev"] == plain["dev"] and spilled["data"]["sizes"] == plain["data"]["sizes"] == {
         "train": 480, "dev": 120}
     predictions = [(tmp_path / run / "predictions.jsonl").read_text() for run in ("lists", "spilled")]
