@@ -64,7 +64,7 @@ def test_torchrun_with_two_gloo_processes_writes_one_run_that_scores_like_one_pr
     assert two["steps"] == one["steps"] == 3 * 63  # each step is one batch of 32, shared by the two ranks
     history = [json.loads(line) for line in (runs / "two" / "history.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in history] == [1, 2, 3]
-    # different dropout masks, the same data and batches: measured 0.7225 vs 0.7175 (dev), 0.745 vs 0.7525 (test)
+    # different dropout masks, the same data and batches: measured 0.7025 vs 0.7175 (dev), 0.6925 vs 0.675 (test)
     assert abs(two["dev"]["accuracy"] - one["dev"]["accuracy"]) <= 0.04
     assert abs(two["test"]["accuracy"] - one["test"]["accuracy"]) <= 0.04
     assert two["dev"]["accuracy"] > 0.65  # it learned: the majority class is 0.51
