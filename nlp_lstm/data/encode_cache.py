@@ -190,8 +190,7 @@ def _publish(folder: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
-    except OSError:
+    except BaseException as err:  # nothing half-written is left in the cache
         shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:  # bad data or an interrupt: nothing half-written is left in the cache
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if not isinstance(err, OSError):  # bad data or an interrupt goes on up; a cache write error does not
+            raise
