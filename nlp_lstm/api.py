@@ -16,20 +16,18 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from .config import ModelConfig, TokenizerConfig, TrainingConfig
+from .config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
+from .data.conll import TaggedDataset
+from .data.sources import TextDataset
 from .errors import ModelDirError
 from .evaluation.metrics import is_entity_tagset, tagging_metrics
 from .model_dir import SavedModel, load_model_dir, model_format, save_model_dir
-from .models.classifier import BiLSTMClassifier
-from .models.pretrained import init_pretrained, pretrained_vocabulary
 from .models.regressor import LSTMRegressor
 from .predictor import TagPredictor, predict_proba_ids, predict_values
-from .text.tokenizers import TextTokenizer
-from .training.class_weights import class_weights
 from .training.device import resolve_device
-from .training.tasks import ClassificationTask, EncodedSeries, EncodedSplit, RegressionTask
+from .training.prepare import prepare
+from .training.tasks import EncodedSeries, RegressionTask
 from .training.trainer import Trainer
-from .training.unk_replacement import unk_replacement
 
 
 def _check_texts(X: Any, name: str = "X") -> list[str]:
@@ -121,33 +119,25 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.verbose = verbose
 
-    def _configs(self) -> tuple[TokenizerConfig, ModelConfig, TrainingConfig]:
-        """The hyperparameters as the pipeline's validated config sections."""
-        tokenizer = TokenizerConfig(self.tokenizer, self.lowercase, self.vocab_size, self.min_freq,
-                                    split_cjk=self.split_cjk)
-        model = ModelConfig(self.embedding_dim, self.hidden_size, self.num_layers, self.bidirectional, self.dropout,
-                            self.pooling, embedding_dropout=self.embedding_dropout,
-                            recurrent_dropout=self.recurrent_dropout, pretrained_vectors=self.pretrained_vectors,
-                            freeze_embeddings=self.freeze_embeddings, extend_vocab=self.extend_vocab)
-        training = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                                  weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
-                                  patience=self.patience, seed=self.random_state, device=self.device,
-                                  lr_schedule=self.lr_schedule, class_weights=_class_weight(self.class_weight),
-                                  unk_replace=self.unk_replace)
+    def _config(self) -> Config:
+        """The hyperparameters as the pipeline's validated config."""
         if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 1:
             raise ValueError(f"The 'max_length' parameter must be a positive int. Got {self.max_length!r} instead.")
-        return tokenizer, model, training
-
-    def _encode(self, texts: Sequence[str], labels: Any = None, name: str = "y") -> EncodedSplit:
-        ids = self.tokenizer_.encode_batch(texts)
-        if labels is None:
-            return EncodedSplit(ids, [])
-        labels = np.asarray(labels)
-        unknown = sorted(set(labels.tolist()) - set(self.classes_.tolist()), key=str)
-        if unknown:
-            raise ValueError(f"{name} has label {unknown[0]!r}, which is not among the training labels "
-                             f"{self.classes_.tolist()}")
-        return EncodedSplit(ids, np.searchsorted(self.classes_, labels).tolist())
+        return Config(
+            task="classification",
+            data=DataConfig(max_length=self.max_length),
+            tokenizer=TokenizerConfig(self.tokenizer, self.lowercase, self.vocab_size, self.min_freq,
+                                      split_cjk=self.split_cjk),
+            model=ModelConfig(self.embedding_dim, self.hidden_size, self.num_layers, self.bidirectional, self.dropout,
+                              self.pooling, embedding_dropout=self.embedding_dropout,
+                              recurrent_dropout=self.recurrent_dropout, pretrained_vectors=self.pretrained_vectors,
+                              freeze_embeddings=self.freeze_embeddings, extend_vocab=self.extend_vocab),
+            training=TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                    weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm,
+                                    patience=self.patience, seed=self.random_state, device=self.device,
+                                    lr_schedule=self.lr_schedule, class_weights=_class_weight(self.class_weight),
+                                    unk_replace=self.unk_replace),
+        )
 
     def fit(
         self, X: Sequence[str], y: Sequence[Any], eval_set: tuple[Sequence[str], Sequence[Any]] | None = None
@@ -158,37 +148,30 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         labels = np.asarray(y)
         if labels.ndim != 1 or any(label is None for label in labels.tolist()):
             raise ValueError("y must be a 1-d list of labels without None")
-        tokenizer_config, model_config, training_config = self._configs()
+        config = self._config()
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got {len(self.classes_)} class")
-        device = resolve_device(self.device)
-        torch.manual_seed(self.random_state)
-        tokenizer = TextTokenizer.train(texts, tokenizer_config.kind, tokenizer_config.lowercase,
-                                        tokenizer_config.vocab_size, tokenizer_config.min_freq,
-                                        tokenizer_config.split_cjk)
-        self.tokenizer_, vectors, added = pretrained_vocabulary(tokenizer, model_config)
-        self.vocab_ = self.tokenizer_.vocab
-        train = self._encode(texts, labels)
-        dev = None
+        splits = {"train": TextDataset(texts, [str(label) for label in labels.tolist()], "X")}
         if eval_set is not None:
-            dev_texts, dev_labels = eval_set
-            dev_texts = _check_texts(dev_texts, "eval_set[0]")
-            check_consistent_length(dev_texts, dev_labels)
-            dev = self._encode(dev_texts, dev_labels, "eval_set[1]")
-        m = model_config
-        model = BiLSTMClassifier(len(self.tokenizer_), len(self.classes_), m.embedding_dim, m.hidden_size,
-                                 m.num_layers, m.bidirectional, m.dropout, m.pooling, self.tokenizer_.pad_id,
-                                 m.embedding_dropout, m.recurrent_dropout)
-        self.pretrained_ = None if vectors is None else init_pretrained(
-            model.embedding, self.tokenizer_, vectors, m, train.ids, self.random_state, added)
-        names = [str(c) for c in self.classes_]
-        weights = class_weights(training_config.class_weights, names, [str(label) for label in labels.tolist()])
-        replacement = unk_replacement(self.tokenizer_, train.ids, training_config.unk_replace, self.random_state)
-        task = ClassificationTask(names, self.tokenizer_.pad_id, self.max_length, weights, replacement)
-        trainer = Trainer(model, training_config, device, task, progress=self.verbose, verbose=self.verbose)
-        self.history_ = trainer.fit(train, dev).history
-        self.model_ = model.eval()
+            dev_texts = _check_texts(eval_set[0], "eval_set[0]")
+            check_consistent_length(dev_texts, eval_set[1])
+            unknown = sorted(set(np.asarray(eval_set[1]).tolist()) - set(self.classes_.tolist()), key=str)
+            if unknown:
+                raise ValueError(f"eval_set[1] has label {unknown[0]!r}, which is not among the training labels "
+                                 f"{self.classes_.tolist()}")
+            splits["dev"] = TextDataset(dev_texts, [str(label) for label in np.asarray(eval_set[1]).tolist()],
+                                        "eval_set")
+        device = resolve_device(self.device)
+        prepared = prepare(config, splits, labels=[str(c) for c in self.classes_], cache_vectors=True)
+        trainer = Trainer(prepared.model, config.training, device, prepared.task, progress=self.verbose,
+                          verbose=self.verbose)
+        self.history_ = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev")).history
+        self.tokenizer_ = prepared.saved.tokenizer
+        self.vocab_ = self.tokenizer_.vocab
+        self.pretrained_ = prepared.data_notes.get("pretrained")
+        self.model_ = prepared.model.eval()
+        self.spec_ = config.model
         self.device_ = device
         return self
 
@@ -210,7 +193,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         api = {"params": {k: v for k, v in self.get_params().items() if k != "device"},
                "label_kind": _label_kind(self.classes_)}
         save_model_dir(path, SavedModel(self.model_, self.tokenizer_, [str(c) for c in self.classes_],
-                                        self.max_length, {"api": api}))
+                                        self.max_length, {"api": api}, self.spec_))
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> TextClassifier:
@@ -223,9 +206,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         api = saved.config.get("api", {})
         tokenizer = saved.config.get("tokenizer", {})  # what `nlp-lstm train` records
         params = api.get("params") or {
-            "embedding_dim": saved.model.embedding.embedding_dim, "hidden_size": saved.model.encoder.hidden_size,
-            "num_layers": saved.model.encoder.num_layers, "bidirectional": saved.model.encoder.bidirectional,
-            "dropout": saved.model.dropout.p, "pooling": saved.model.pooling, "max_length": saved.max_length,
+            "embedding_dim": saved.spec.embedding_dim, "hidden_size": saved.spec.hidden_size,
+            "num_layers": saved.spec.num_layers, "bidirectional": saved.spec.bidirectional,
+            "dropout": saved.spec.dropout, "pooling": saved.spec.pooling, "max_length": saved.max_length,
             "tokenizer": tokenizer.get("kind", "word"), "lowercase": tokenizer.get("lowercase", True),
         }
         estimator = cls(**params, device=device)
@@ -234,6 +217,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         estimator.tokenizer_ = saved.tokenizer
         estimator.vocab_ = saved.tokenizer.vocab
         estimator.model_ = saved.model
+        estimator.spec_ = saved.spec
         estimator.device_ = resolved
         estimator.history_ = []
         return estimator
@@ -343,13 +327,9 @@ class SequenceTagger(BaseEstimator):
         eval_set: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None = None,
     ) -> SequenceTagger:
         """Learn the vocabulary, features and model; with `eval_set` early-stop on it and keep the best epoch."""
-        from .config import Config
-        from .data.conll import TaggedDataset
-        from .runs import prepare_tagger
-
-        splits = {"train": _tagged(X, y, "X", "y", TaggedDataset)}
+        splits = {"train": _tagged(X, y, "X", "y")}
         if eval_set is not None:
-            splits["dev"] = _tagged(*eval_set, "eval_set[0]", "eval_set[1]", TaggedDataset)
+            splits["dev"] = _tagged(*eval_set, "eval_set[0]", "eval_set[1]")
         entity = is_entity_tagset({tag for tags in splits["train"].tags for tag in tags})
         config = Config(
             task="tagging",
@@ -369,8 +349,7 @@ class SequenceTagger(BaseEstimator):
                                     unk_replace=self.unk_replace),
         )
         device = resolve_device(self.device)
-        torch.manual_seed(self.random_state)
-        prepared = prepare_tagger(splits, config, {}, cache_vectors=True)
+        prepared = prepare(config, splits, cache_vectors=True)
         trainer = Trainer(prepared.model, config.training, device, prepared.task, progress=self.verbose,
                           verbose=self.verbose)
         self.history_ = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev")).history
@@ -415,13 +394,13 @@ class SequenceTagger(BaseEstimator):
         return estimator
 
 
-def _tagged(X: Any, y: Any, x_name: str, y_name: str, dataset_cls: type) -> Any:
+def _tagged(X: Any, y: Any, x_name: str, y_name: str) -> TaggedDataset:
     sentences, tags = _check_sequences(X, x_name), _check_sequences(y, y_name)
     check_consistent_length(sentences, tags)
     for i, (tokens, sentence_tags) in enumerate(zip(sentences, tags)):
         if len(tokens) != len(sentence_tags):
             raise ValueError(f"{x_name}[{i}] has {len(tokens)} tokens but {y_name}[{i}] has {len(sentence_tags)} tags")
-    return dataset_cls(sentences, tags, x_name)
+    return TaggedDataset(sentences, tags, x_name)
 
 
 class SequenceRegressor(RegressorMixin, BaseEstimator):

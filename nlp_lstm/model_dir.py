@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -14,8 +15,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
+from .config import ModelConfig
 from .errors import ModelDirError
 from .io import atomic_save_tensors, current_umask, write_json
+from .models.build import ModelSizes, build_model, spec_from_dict
 from .models.classifier import BiLSTMClassifier
 from .models.crf import CRF
 from .models.onnx_runtime import OnnxModel
@@ -24,7 +27,7 @@ from .text.tokenizers import TextTokenizer
 from .text.vocab import Vocab
 from .training.device import resolve_device
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config.json's model section is the ModelConfig, sizes beside it; 1: constructor arguments
 FILES = ("config.json", "tokenizer.json", "labels.json", "model.safetensors")
 FORMATS = ("pytorch", "int8", "onnx")
 CRF_FILE = "crf.safetensors"  # an ONNX tagger's CRF transition scores
@@ -40,6 +43,7 @@ class SavedModel:
     labels: list[str]
     max_length: int
     config: dict[str, Any]
+    spec: ModelConfig
     char_vocab: Vocab | None = None
 
     @property
@@ -56,42 +60,10 @@ class SavedModel:
         return getattr(self.model, "casing", None) is not None
 
 
-def model_config(model: BiLSTMClassifier | BiLSTMTagger) -> dict[str, Any]:
-    """The constructor arguments that rebuild `model` (a tagger's CRF constraints live in its weights)."""
-    encoder = model.encoder
-    if isinstance(model, BiLSTMTagger):
-        return {
-            "vocab_size": model.embedding.num_embeddings,
-            "num_tags": model.output.out_features,
-            "embedding_dim": model.embedding.embedding_dim,
-            "hidden_size": encoder.hidden_size,
-            "num_layers": encoder.num_layers,
-            "dropout": model.dropout.p,
-            "padding_idx": model.embedding.padding_idx,
-            "char_vocab_size": 0 if model.char_cnn is None else model.char_cnn.embedding.num_embeddings,
-            "char_embedding_dim": 30 if model.char_cnn is None else model.char_cnn.embedding.embedding_dim,
-            "char_filters": 50 if model.char_cnn is None else model.char_cnn.conv.out_channels,
-            "casing_embedding_dim": 0 if model.casing is None else model.casing.embedding_dim,
-            "num_casings": 8 if model.casing is None else model.casing.num_embeddings,
-            "crf": model.crf is not None,
-            "embedding_dropout": model.embedding_dropout.p,
-            "recurrent_dropout": encoder.recurrent_dropout,
-            "lstm": encoder.lstm,
-        }
-    return {
-        "vocab_size": model.embedding.num_embeddings,
-        "num_classes": model.output.out_features,
-        "embedding_dim": model.embedding.embedding_dim,
-        "hidden_size": encoder.hidden_size,
-        "num_layers": encoder.num_layers,
-        "bidirectional": encoder.bidirectional,
-        "dropout": model.dropout.p,
-        "pooling": model.pooling,
-        "padding_idx": model.embedding.padding_idx,
-        "embedding_dropout": model.embedding_dropout.p,
-        "recurrent_dropout": encoder.recurrent_dropout,
-        "lstm": encoder.lstm,
-    }
+def model_sizes(saved: SavedModel) -> ModelSizes:
+    """The sizes that, with the spec, rebuild the model: they follow from its tokenizer, labels and characters."""
+    return ModelSizes(len(saved.tokenizer), len(saved.labels), saved.tokenizer.pad_id,
+                      len(saved.char_vocab) if saved.char_vocab is not None else 0)
 
 
 def save_model_dir(path: str | Path, saved: SavedModel) -> None:
@@ -124,7 +96,8 @@ def save_model_dir(path: str | Path, saved: SavedModel) -> None:
 
 def _write_model_files(path: Path, saved: SavedModel) -> None:
     config = {"format_version": FORMAT_VERSION, "task": saved.task, "max_length": saved.max_length,
-              "model": model_config(saved.model), **saved.config}
+              "model": dataclasses.asdict(saved.spec), "sizes": dataclasses.asdict(model_sizes(saved)),
+              **saved.config}
     if saved.char_vocab is not None:
         write_json(path / "chars.json", saved.char_vocab.to_dict())
     atomic_save_tensors(path / "model.safetensors", saved.model.state_dict())
@@ -187,24 +160,24 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: s
     task = config.get("task", "classification")
     if task not in ("classification", "tagging"):
         raise ModelDirError(f"{path / 'config.json'}: unknown task {task!r}; expected classification or tagging")
+    spec, sizes = _read_spec(path / "config.json", task, config)
     if lstm is not None:
         if found != "pytorch":
             raise ModelDirError(f"{path} holds an {found} export; only a PyTorch model directory can change its LSTM")
-        config = {**config, "model": {**config["model"], "lstm": lstm}}
-    model = _load_onnx(path, task, config) if found == "onnx" else _load_torch(path, task, config)
+        spec = dataclasses.replace(spec, lstm=lstm)
+    model = _load_onnx(path, task, spec, sizes) if found == "onnx" else _load_torch(path, task, spec, sizes)
     outputs = model.num_outputs if isinstance(model, OnnxModel) else model.output.out_features
     if len(labels) != outputs:
         raise ModelDirError(f"{path / 'labels.json'}: {len(labels)} labels, but the model has {outputs} outputs")
     if found == "int8":
         model = quantize_int8(model)
     tokenizer = TextTokenizer.load(path / "tokenizer.json")
-    embeddings = config["model"].get("vocab_size")
-    if len(tokenizer) != embeddings:  # else ids past the embedding crash predict
+    if len(tokenizer) != sizes.vocab_size:  # else ids past the embedding crash predict
         weights = "model.onnx" if found == "onnx" else "model.safetensors"
         raise ModelDirError(f"{path / 'tokenizer.json'}: {len(tokenizer)} tokens, but {weights} has "
-                            f"{embeddings} embeddings (files from different runs?)")
+                            f"{sizes.vocab_size} embeddings (files from different runs?)")
     char_vocab = None
-    if task == "tagging" and config["model"].get("char_vocab_size", 0):
+    if task == "tagging" and sizes.char_vocab_size:
         chars_path = path / "chars.json"
         if not chars_path.is_file():
             raise ModelDirError(f"{path} is not a complete model directory: missing chars.json "
@@ -214,17 +187,35 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: s
         except (TypeError, ValueError) as err:
             raise ModelDirError(f"{chars_path}: not a character vocabulary ({err})") from None
     extra = {k: v for k, v in config.items()
-             if k not in ("format_version", "task", "max_length", "model", "format", "export")}
-    return SavedModel(model.to(device).eval(), tokenizer, labels, int(config.get("max_length", 256)), extra,
+             if k not in ("format_version", "task", "max_length", "model", "sizes", "format", "export")}
+    return SavedModel(model.to(device).eval(), tokenizer, labels, int(config.get("max_length", 256)), extra, spec,
                       char_vocab)
 
 
-def _load_torch(path: Path, task: str, config: dict[str, Any]) -> BiLSTMClassifier | BiLSTMTagger:
-    """The PyTorch model of config.json's model section with the weights of model.safetensors."""
+# config.json of format 1 stored the model's constructor arguments; these of them were sizes, not settings
+_V1_SIZES = {"vocab_size": "vocab_size", "num_classes": "num_outputs", "num_tags": "num_outputs",
+             "padding_idx": "padding_idx", "char_vocab_size": "char_vocab_size"}
+
+
+def _read_spec(config_path: Path, task: str, config: dict[str, Any]) -> tuple[ModelConfig, ModelSizes]:
+    """The model's spec and sizes from config.json (format 2, or the constructor arguments of format 1)."""
+    raw = dict(config["model"])
     try:
-        model = (BiLSTMTagger if task == "tagging" else BiLSTMClassifier)(**config["model"])
+        if config.get("format_version", 1) >= 2:
+            sizes = ModelSizes(**config.get("sizes", {}))
+        else:
+            sizes = ModelSizes(**{_V1_SIZES[k]: raw.pop(k) for k in list(raw) if k in _V1_SIZES})
+            raw.pop("num_casings", None)
+            if not sizes.char_vocab_size and task == "tagging":
+                raw["char_embedding_dim"] = 0
+        return spec_from_dict(raw), sizes
     except (TypeError, ValueError) as err:
-        raise ModelDirError(f"{path / 'config.json'}: invalid model section ({err})") from None
+        raise ModelDirError(f"{config_path}: invalid model section ({err})") from None
+
+
+def _load_torch(path: Path, task: str, spec: ModelConfig, sizes: ModelSizes) -> BiLSTMClassifier | BiLSTMTagger:
+    """The PyTorch model of config.json's spec with the weights of model.safetensors."""
+    model = build_model(task, spec, sizes)
     _load_weights(model, path / "model.safetensors")
     return model
 
@@ -236,14 +227,14 @@ def _load_weights(module: torch.nn.Module, weights: Path) -> None:
         raise ModelDirError(f"{weights}: unreadable or does not match config.json ({err})") from None
 
 
-def _load_onnx(path: Path, task: str, config: dict[str, Any]) -> OnnxModel:
+def _load_onnx(path: Path, task: str, spec: ModelConfig, sizes: ModelSizes) -> OnnxModel:
     """model.onnx on onnxruntime; a tagger's CRF (crf.safetensors) decodes its emission scores."""
     crf = None
-    if task == "tagging" and config["model"].get("crf"):
+    if task == "tagging" and spec.crf:
         if not (path / CRF_FILE).is_file():
             raise ModelDirError(f"{path} is not a complete model directory: missing {CRF_FILE} "
                                 f"(the tagger decodes with a CRF)")
-        crf = CRF(int(config["model"]["num_tags"]))
+        crf = CRF(sizes.num_outputs)
         _load_weights(crf, path / CRF_FILE)
     return OnnxModel(path / "model.onnx", task, crf)
 

@@ -6,53 +6,40 @@ The CLI subcommands of the same names call these functions and nothing else.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .config import Config, dump_config, load_config
-from .data.conll import TaggedDataset, load_tagged
-from .data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
-from .data.ragged import row_lengths
-from .data.sources import TextDataset, load_splits, load_texts
+from .data.conll import load_tagged
+from .data.sources import load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
-from .data.tagged import load_tagged_splits
 from .errors import ConfigError, DataError
 from .evaluation.data_stats import split_statistics, tag_statistics
 from .evaluation.metrics import (
     classification_metrics,
     format_metrics,
     format_tagging_metrics,
-    is_entity_tagset,
     tagging_metrics,
 )
 from .evaluation.report import write_report
 from .evaluation.sections import environment
 from .io import atomic_write_text, write_json
-from .model_dir import SavedModel, inference_device, load_model_dir, save_model_dir
-from .models.classifier import BiLSTMClassifier
-from .models.crf import scheme_constraints
-from .models.pretrained import format_coverage, init_pretrained, pretrained_vocabulary
-from .models.tagger import BiLSTMTagger
+from .model_dir import inference_device, load_model_dir, save_model_dir
+from .models.pretrained import format_coverage
 from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
-from .text.features import CASINGS, build_char_vocab, encode_words
-from .text.tokenizers import TextTokenizer
 from .training import distributed
 from .training.checkpoint import read_checkpoint
-from .training.class_weights import class_weights
 from .training.device import autocast_dtype, resolve_device
-from .training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
+from .training.prepare import prepare, truncation_note, write_predictions, write_tag_predictions
 from .training.trainer import Trainer
-from .training.unk_replacement import UnkReplacement, unk_replacement
 
 
 @dataclass
@@ -81,204 +68,6 @@ def choose_run_dir(output: str | Path | None, name: str, runs_root: str | Path =
         suffix += 1
         path = Path(runs_root) / f"{name}-{suffix}"
     return path
-
-
-def _label_ids(dataset: TextDataset, label_to_id: dict[str, int], split: str) -> np.ndarray:
-    unknown = sorted(set(dataset.labels) - set(label_to_id))
-    if unknown:
-        raise DataError(f"{dataset.source}: {split} label {unknown[0]!r} never occurs in the training data "
-                        f"(training labels: {', '.join(label_to_id)})")
-    # 4 bytes a text instead of a list's 8-byte pointers: millions of texts keep these for the whole run
-    return np.fromiter(map(label_to_id.__getitem__, dataset.labels), dtype=np.int32, count=len(dataset.labels))
-
-
-def _write_predictions(path: Path, texts: Sequence[str], gold: Sequence[str], labels: Sequence[str],
-                       probabilities: Any) -> None:
-    lines = []
-    for text, gold_label, probs in zip(texts, gold, probabilities):
-        k = int(probs.argmax())
-        lines.append(json.dumps({"text": text, "gold": gold_label, "predicted": labels[k],
-                                 "confidence": round(float(probs[k]), 6)}, ensure_ascii=False))
-    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
-
-
-@dataclass
-class _Prepared:
-    """A task's data, model and scoring, ready for the shared training loop."""
-
-    model: torch.nn.Module
-    task: ClassificationTask | TaggingTask
-    encoded: dict[str, Any]
-    saved: SavedModel
-    sizes: dict[str, int]
-    summary: str
-    write_predictions: Callable[[Path, str, Any], None]
-    format: Callable[[dict[str, Any], str], str]
-    data_notes: dict[str, Any] = field(default_factory=dict)  # merged into metrics.json's "data"
-
-
-def _prepare_classification(config: Config) -> _Prepared:
-    splits = load_splits(config.data)
-    train_set = splits["train"]
-    labels = sorted(set(train_set.labels))
-    if len(labels) < 2:
-        raise DataError(f"{train_set.source}: the training data has a single label {labels[0]!r}; "
-                        f"a classifier needs at least 2")
-    label_to_id = {label: k for k, label in enumerate(labels)}
-    label_ids = {split: _label_ids(data, label_to_id, split) for split, data in splits.items()}
-    tok = config.tokenizer
-    # large training data is tokenized once: later runs on the same texts load the tokenizer and ids
-    digest = texts_digest(train_set.texts) if len(train_set) >= CACHE_MIN_TEXTS else None
-    tokenizer = cached_tokenizer(train_set.texts, dataclasses.asdict(tok), lambda: TextTokenizer.train(
-        train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq, tok.split_cjk), TextTokenizer.load,
-        digest)
-    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model, cache=False)  # one run: free them after
-    encoded = {split: EncodedSplit(cached_encode(tokenizer, data.texts, digest if split == "train" else None,
-                                                 config.data.num_proc), label_ids[split])
-               for split, data in splits.items()}
-    m = config.model
-    model = BiLSTMClassifier(len(tokenizer), len(labels), m.embedding_dim, m.hidden_size, m.num_layers,
-                             m.bidirectional, m.dropout, m.pooling, tokenizer.pad_id, m.embedding_dropout,
-                             m.recurrent_dropout, m.lstm)
-    saved = SavedModel(model, tokenizer, labels, config.data.max_length,
-                       {"data": {"text_column": config.data.text_column, "label_column": config.data.label_column},
-                        "tokenizer": {"kind": tok.kind, "lowercase": tok.lowercase}})
-
-    def write(path: Path, split: str, probabilities: Any) -> None:
-        _write_predictions(path, splits[split].texts, splits[split].labels, labels, probabilities)
-
-    stats = {split: split_statistics(data.labels, encoded[split].ids, tokenizer.unk_id)
-             for split, data in splits.items()}
-    weights = class_weights(config.training.class_weights, labels, train_set.labels)
-    replacement = unk_replacement(tokenizer, encoded["train"].ids, config.training.unk_replace,
-                                  config.training.seed)
-    task = ClassificationTask(labels, tokenizer.pad_id, config.data.max_length, weights, replacement)
-    notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {}),
-             **_unk_note(replacement),
-             "truncated": _truncation_note({split: encoded[split].ids for split in splits}, config.data.max_length)}
-    if vectors is not None:
-        notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
-                                              config.training.seed, added)
-    return _Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()},
-                     f"labels: {', '.join(labels)}", write, format_metrics, notes)
-
-
-def _prepare_tagging(config: Config) -> _Prepared:
-    data = {"token_column": config.data.token_column, "tag_column": config.data.tag_column,
-            "tag_field": config.data.tag_field}
-    return prepare_tagger(load_tagged_splits(config.data), config, data)
-
-
-def prepare_tagger(splits: dict[str, TaggedDataset], config: Config, data_columns: dict[str, Any],
-                   cache_vectors: bool = False) -> _Prepared:
-    """Tag set, tokenizer, features and model for tagged splits ("train", "dev", optional "test"); word vectors
-    stay loaded for the next call only with `cache_vectors`."""
-    train_set = splits["train"]
-    train_tags = sorted({tag for tags in train_set.tags for tag in tags})
-    entity = is_entity_tagset(train_tags)
-    if config.training.metric == "f1" and not entity:
-        raise ConfigError(f"training.metric = 'f1' scores entities, but {train_set.source} has no B-/I- entity "
-                          f"tags (tags: {', '.join(train_tags[:10])}...); use accuracy or macro_f1")
-    data_scheme = detect_scheme(train_set.tags) if entity else None
-    model_scheme = config.model.tag_scheme if entity else None
-    model_tags = {name: convert_sequences(data.tags, data_scheme, model_scheme) if entity else data.tags
-                  for name, data in splits.items()}
-    if entity:  # every prefix of every type seen, so a dev entity of a new length is still predictable
-        types = sorted({tag.split("-", 1)[1] for tag in train_tags if tag != "O"})
-        prefixes = "BIES" if model_scheme == "bioes" else "BI"
-        tag_names = sorted(["O", *(f"{prefix}-{kind}" for kind in types for prefix in prefixes)])
-    else:
-        tag_names = train_tags
-    unseen = {name: _unseen_tags(splits[name].tags, train_tags, entity) for name in ("dev", "test") if name in splits}
-    for name, tags in unseen.items():
-        if tags:
-            print(f"note: {splits[name].source}: {name} tags never seen in training: {', '.join(tags)}; "
-                  f"the model cannot predict them, so they count as errors")
-    tag_to_id = {tag: k for k, tag in enumerate(tag_names)}
-    tok, m = config.tokenizer, config.model
-    tokenizer = TextTokenizer.train_words(train_set.sentences, tok.lowercase, tok.digits_to_zero, tok.vocab_size,
-                                          tok.min_freq)
-    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache_vectors)
-    char_vocab = build_char_vocab(train_set.sentences) if m.char_embedding_dim else None
-    encoded = {}
-    for name, data in splits.items():
-        ids, chars, casing = encode_words(tokenizer, data.sentences, char_vocab, m.casing_embedding_dim > 0)
-        tag_ids = [[tag_to_id.get(tag, 0) for tag in tags] for tags in model_tags[name]]  # dev/test: unused
-        encoded[name] = EncodedTagged(ids, tag_ids, data.tags, chars, casing)
-    constraints = scheme_constraints(tag_names, model_scheme.upper()) if (m.crf and entity) else None
-    model = BiLSTMTagger(len(tokenizer), len(tag_names), m.embedding_dim, m.hidden_size, m.num_layers, m.dropout,
-                         tokenizer.pad_id, len(char_vocab) if char_vocab else 0, m.char_embedding_dim or 30,
-                         m.char_filters, m.casing_embedding_dim, len(CASINGS), m.crf, constraints,
-                         m.embedding_dropout, m.recurrent_dropout, m.lstm)
-    single_characters = all(len(word) == 1 for sentence in train_set.sentences[:2000] for word in sentence)
-    saved = SavedModel(model, tokenizer, tag_names, 0, {
-        "data": data_columns,
-        "tagging": {"data_scheme": data_scheme, "model_scheme": model_scheme,
-                    "input": "characters" if single_characters else "whitespace"},
-        "tokenizer": {"lowercase": tok.lowercase, "digits_to_zero": tok.digits_to_zero},
-    }, char_vocab)
-
-    def write(path: Path, split: str, predicted: Any) -> None:
-        _write_tag_predictions(path, splits[split].sentences, splits[split].tags, predicted)
-
-    scheme = f"{data_scheme} data, {model_scheme} model" if entity else "no entity scheme"
-    summary = f"{len(tag_names)} tags ({scheme}) | chars {len(char_vocab) if char_vocab else 'off'}"
-    weights = class_weights(config.training.class_weights, tag_names, (t for tags in model_tags["train"] for t in tags))
-    if weights and m.crf:
-        raise ConfigError("training.class_weights weight the per-token loss, but a CRF scores whole sentences; "
-                          "set model.crf = false to use them")
-    replacement = unk_replacement(tokenizer, encoded["train"].ids, config.training.unk_replace,
-                                  config.training.seed)
-    notes = {"unseen_tags": unseen, "scheme": data_scheme,
-             "stats": {name: tag_statistics(data.tags, data_scheme, encoded[name].ids, tokenizer.unk_id)
-                       for name, data in splits.items()},
-             **({"class_weights": dict(zip(tag_names, weights))} if weights else {}),
-             **_unk_note(replacement)}
-    if vectors is not None:
-        notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
-                                              config.training.seed, added)
-    task = TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights, replacement)
-    return _Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()}, summary,
-                     write, format_tagging_metrics, notes)
-
-
-def _truncation_note(ids: dict[str, Sequence[Sequence[int]]], max_length: int | None) -> dict[str, Any]:
-    """How many texts of each split are longer than `max_length` tokens (they keep their first `max_length`);
-    printed as a note when there are any, and recorded in metrics.json."""
-    if not max_length:
-        return {}
-    counts = {}
-    for split, rows in ids.items():
-        lengths = row_lengths(rows)
-        counts[split] = int((lengths > max_length).sum())
-    if any(counts.values()):
-        found = ", ".join(f"{n:,} of {len(ids[split]):,} {split}" for split, n in counts.items() if n)
-        print(f"note: {found} texts are longer than data.max_length = {max_length} tokens; they keep their first "
-              f"{max_length}")
-    return {"max_length": max_length, **counts}
-
-
-def _unk_note(replacement: UnkReplacement | None) -> dict[str, Any]:
-    """metrics.json's record of the <unk> replacement, when there is one."""
-    if replacement is None:
-        return {}
-    return {"unk_replace": {"probability": replacement.probability, "rare_words": replacement.num_rare}}
-
-
-def _unseen_tags(sequences: Sequence[Sequence[str]], train_tags: Sequence[str], entity: bool) -> list[str]:
-    """Tags (as the data writes them) whose tag, or entity type, never occurs in training."""
-    if entity:
-        types = {tag.split("-", 1)[1] for tag in train_tags if tag != "O"}
-        return sorted({tag for tags in sequences for tag in tags if tag != "O" and tag.split("-", 1)[1] not in types})
-    known = set(train_tags)
-    return sorted({tag for tags in sequences for tag in tags if tag not in known})
-
-
-def _write_tag_predictions(path: Path, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
-                           predicted: Sequence[Sequence[str]]) -> None:
-    lines = [json.dumps({"tokens": list(tokens), "gold": list(g), "predicted": list(p)}, ensure_ascii=False)
-             for tokens, g, p in zip(sentences, gold, predicted)]
-    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 def resumable_run(run_dir: str | Path, config: Config) -> Path:
@@ -358,8 +147,7 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     if config.task == "classification" and config.training.metric == "f1":
         raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
                           "macro_f1")
-    torch.manual_seed(config.training.seed)
-    prepared = (_prepare_tagging if config.task == "tagging" else _prepare_classification)(config)
+    prepared = prepare(config)
     encoded, sizes = prepared.encoded, prepared.sizes
     if where is not None and where.rank > 0:  # the same weights everywhere, but each rank its own dropout masks
         torch.manual_seed(config.training.seed + 1_000_003 * where.rank)
@@ -467,9 +255,9 @@ def evaluate(
     metrics["data"] = data
     metrics["model_dir"] = str(Path(model_dir).resolve())
     metrics["stats"] = split_statistics(dataset.labels, ids, saved.tokenizer.unk_id)
-    metrics["truncated"] = _truncation_note({"data": ids}, saved.max_length)
+    metrics["truncated"] = truncation_note({"data": ids}, saved.max_length)
     write_json(out / "metrics.json", metrics)
-    _write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
+    write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
     report = write_report(out)["html"]
     print(format_metrics(metrics, data))
     print(f"metrics: {out / 'metrics.json'}  report: {report}")
@@ -495,7 +283,7 @@ def _evaluate_tagger(model_dir: str | Path, predictor: TagPredictor, data: str,
                    stats=tag_statistics(dataset.tags, scheme, predictor.saved.tokenizer.encode_words_batch(
                        dataset.sentences), predictor.saved.tokenizer.unk_id))
     write_json(out / "metrics.json", metrics)
-    _write_tag_predictions(out / "predictions.jsonl", dataset.sentences, dataset.tags, predicted)
+    write_tag_predictions(out / "predictions.jsonl", dataset.sentences, dataset.tags, predicted)
     report = write_report(out)["html"]
     print(format_tagging_metrics(metrics, data))
     print(f"metrics: {out / 'metrics.json'}  report: {report}")

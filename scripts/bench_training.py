@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nlp_lstm.config import DataConfig, TrainingConfig
+from nlp_lstm.config import DataConfig, ModelConfig, TrainingConfig
 from nlp_lstm.data.batching import BucketBatchSampler, collate, collate_tagged
 from nlp_lstm.data.conll import load_tagged
 from nlp_lstm.data.sources import load_splits
@@ -140,7 +140,8 @@ def classification_setup(args: argparse.Namespace) -> dict:
     encode = lambda t, y: EncodedSplit(tokenizer.encode_batch(t), [labels.index(v) for v in y])  # noqa: E731
     train_data, dev_data = encode(texts, gold), encode(dev.texts, dev.labels)
     plain = PlainLSTMClassifier(len(tokenizer), len(labels), args.embedding_dim, args.hidden_size)
-    ours = BiLSTMClassifier(len(tokenizer), len(labels), args.embedding_dim, args.hidden_size, pooling="max")
+    ours = BiLSTMClassifier(len(tokenizer), len(labels), ModelConfig(embedding_dim=args.embedding_dim,
+                                                                hidden_size=args.hidden_size, pooling="max"))
     task = ClassificationTask(labels, tokenizer.pad_id, args.max_length)
 
     def make_batch(indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -178,7 +179,8 @@ def tagging_setup(args: argparse.Namespace) -> dict:
     ids = tokenizer.encode_words_batch(sentences)
     train_data = EncodedTagged(ids, [[names.index(t) for t in row] for row in tags], tags)
     plain = PlainLSTMTagger(len(tokenizer), len(names), args.embedding_dim, args.hidden_size)
-    ours = BiLSTMTagger(len(tokenizer), len(names), args.embedding_dim, args.hidden_size, dropout=0.5)
+    spec = ModelConfig(embedding_dim=args.embedding_dim, hidden_size=args.hidden_size, dropout=0.5)
+    ours = BiLSTMTagger(len(tokenizer), len(names), spec)
     task = TaggingTask(names, None, None, tokenizer.pad_id)
 
     def make_batch(indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, int]:

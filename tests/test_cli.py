@@ -379,7 +379,7 @@ def test_nonexistent_model_directory(capsys, tmp_path: Path, data_dir: Path) -> 
 
 def test_tokenizer_from_another_model(capsys, run_copy: Path) -> None:
     TextTokenizer.train(["a small and different vocabulary"]).save(run_copy / "model" / "tokenizer.json")
-    vocab_size = json.loads((run_copy / "model" / "config.json").read_text())["model"]["vocab_size"]
+    vocab_size = json.loads((run_copy / "model" / "config.json").read_text())["sizes"]["vocab_size"]
     assert_error(capsys, ["predict", str(run_copy / "model"), "a small vocabulary"],
                  f"{run_copy / 'model' / 'tokenizer.json'}: 7 tokens, but model.safetensors has {vocab_size} "
                  f"embeddings")

@@ -1,13 +1,14 @@
 import numpy as np
 import torch
 
+from nlp_lstm.config import ModelConfig
 from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.predictor import predict_proba_ids
 
 
 def test_batched_sorted_inference_returns_input_order():
     torch.manual_seed(0)
-    model = BiLSTMClassifier(30, 3, embedding_dim=8, hidden_size=8)
+    model = BiLSTMClassifier(30, 3, ModelConfig(embedding_dim=8, hidden_size=8))
     generator = torch.Generator().manual_seed(0)
     sequences = [torch.randint(2, 30, (int(n),), generator=generator).tolist()
                  for n in torch.randint(0, 25, (37,), generator=generator)]
@@ -20,12 +21,12 @@ def test_batched_sorted_inference_returns_input_order():
 
 def test_truncation_applies_at_inference():
     torch.manual_seed(0)
-    model = BiLSTMClassifier(30, 2, embedding_dim=8, hidden_size=8).eval()
+    model = BiLSTMClassifier(30, 2, ModelConfig(embedding_dim=8, hidden_size=8)).eval()
     long = list(range(2, 30)) * 3
     cut = predict_proba_ids(model, [long], torch.device("cpu"), max_length=10)
     np.testing.assert_allclose(cut, predict_proba_ids(model, [long[:10]], torch.device("cpu")), atol=1e-6)
 
 
 def test_no_texts_gives_an_empty_array():
-    model = BiLSTMClassifier(30, 2, embedding_dim=8, hidden_size=8)
+    model = BiLSTMClassifier(30, 2, ModelConfig(embedding_dim=8, hidden_size=8))
     assert predict_proba_ids(model, [], torch.device("cpu")).shape == (0, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..config import ModelConfig
 from .dropout import Dropout, EmbeddingDropout
 from .encoder import BiLSTMEncoder
 
@@ -12,34 +13,20 @@ from .encoder import BiLSTMEncoder
 class BiLSTMClassifier(nn.Module):
     """Text classifier whose logits do not depend on the padding a text is batched with."""
 
-    def __init__(
-        self,
-        vocab_size: int,
-        num_classes: int,
-        embedding_dim: int = 128,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        bidirectional: bool = True,
-        dropout: float = 0.3,
-        pooling: str = "max",
-        padding_idx: int = 0,
-        embedding_dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
-        lstm: str = "fused",
-    ) -> None:
+    def __init__(self, vocab_size: int, num_classes: int, spec: ModelConfig | None = None,
+                 padding_idx: int = 0) -> None:
         super().__init__()
-        if pooling not in ("last", "max", "mean", "attention"):
-            raise ValueError(f"pooling must be one of last, max, mean, attention; got {pooling!r}")
-        self.pooling = pooling
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        spec = spec or ModelConfig()
+        self.pooling = spec.pooling
+        self.embedding = nn.Embedding(vocab_size, spec.embedding_dim, padding_idx=padding_idx)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras's default; N(0, 1) swamps the LSTM
         with torch.no_grad():
             self.embedding.weight[padding_idx].zero_()
-        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
-        self.encoder = BiLSTMEncoder(embedding_dim, hidden_size, num_layers, bidirectional, dropout, recurrent_dropout,
-                                     lstm)
-        self.attention = nn.Linear(self.encoder.output_size, 1) if pooling == "attention" else None
-        self.dropout = Dropout(dropout)
+        self.embedding_dropout = EmbeddingDropout(spec.embedding_dropout)
+        self.encoder = BiLSTMEncoder(spec.embedding_dim, spec.hidden_size, spec.num_layers, spec.bidirectional,
+                                     spec.dropout, spec.recurrent_dropout, spec.lstm)
+        self.attention = nn.Linear(self.encoder.output_size, 1) if self.pooling == "attention" else None
+        self.dropout = Dropout(spec.dropout)
         self.output = nn.Linear(self.encoder.output_size, num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..config import ModelConfig
+from ..text.features import CASINGS
 from .char_cnn import CharCNN
 from .crf import CRF
 from .dropout import Dropout, EmbeddingDropout
@@ -19,38 +21,28 @@ class BiLSTMTagger(nn.Module):
         self,
         vocab_size: int,
         num_tags: int,
-        embedding_dim: int = 100,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        dropout: float = 0.5,
+        spec: ModelConfig | None = None,
         padding_idx: int = 0,
         char_vocab_size: int = 0,
-        char_embedding_dim: int = 30,
-        char_filters: int = 50,
-        casing_embedding_dim: int = 0,
-        num_casings: int = 8,
-        crf: bool = False,
         crf_constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-        embedding_dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
-        lstm: str = "fused",
     ) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        spec = spec or ModelConfig()
+        self.embedding = nn.Embedding(vocab_size, spec.embedding_dim, padding_idx=padding_idx)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
         with torch.no_grad():
             self.embedding.weight[padding_idx].zero_()
-        input_size = embedding_dim
-        self.char_cnn = CharCNN(char_vocab_size, char_embedding_dim, char_filters) if char_vocab_size else None
-        input_size += char_filters if self.char_cnn is not None else 0
-        self.casing = nn.Embedding(num_casings, casing_embedding_dim, padding_idx=0) if casing_embedding_dim else None
-        input_size += casing_embedding_dim
-        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
-        self.encoder = BiLSTMEncoder(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout,
-                                     recurrent_dropout=recurrent_dropout, lstm=lstm)
-        self.dropout = Dropout(dropout)
+        use_chars = spec.char_embedding_dim > 0 and char_vocab_size > 0
+        self.char_cnn = CharCNN(char_vocab_size, spec.char_embedding_dim, spec.char_filters) if use_chars else None
+        self.casing = (nn.Embedding(len(CASINGS), spec.casing_embedding_dim, padding_idx=0)
+                       if spec.casing_embedding_dim else None)
+        input_size = spec.embedding_dim + (spec.char_filters if use_chars else 0) + spec.casing_embedding_dim
+        self.embedding_dropout = EmbeddingDropout(spec.embedding_dropout)
+        self.encoder = BiLSTMEncoder(input_size, spec.hidden_size, spec.num_layers, spec.bidirectional, spec.dropout,
+                                     spec.recurrent_dropout, spec.lstm)
+        self.dropout = Dropout(spec.dropout)
         self.output = nn.Linear(self.encoder.output_size, num_tags)
-        self.crf = CRF(num_tags, crf_constraints) if crf else None  # constraints are buffers: saved
+        self.crf = CRF(num_tags, crf_constraints) if spec.crf else None  # constraints are buffers: saved
 
     def forward(
         self,

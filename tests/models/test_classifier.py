@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from nlp_lstm.config import ModelConfig
 from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.models.encoder import BiLSTMEncoder, reverse_within_length
 
@@ -46,8 +47,8 @@ def test_encoder_equals_packed_nn_lstm(num_layers, bidirectional):
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_logits_do_not_depend_on_padding(pooling, bidirectional):
     torch.manual_seed(0)
-    model = BiLSTMClassifier(40, 3, embedding_dim=8, hidden_size=6, num_layers=2, bidirectional=bidirectional,
-                             pooling=pooling).eval()
+    model = BiLSTMClassifier(40, 3, ModelConfig(embedding_dim=8, hidden_size=6, num_layers=2,
+                                                 bidirectional=bidirectional, pooling=pooling)).eval()
     lengths = [11, 4, 1, 7]
     ids, lengths_t = padded_batch(lengths)
     batched = model(ids, lengths_t)
@@ -60,12 +61,12 @@ def test_logits_do_not_depend_on_padding(pooling, bidirectional):
 
 
 def test_padding_embedding_is_zero_and_forget_bias_is_one():
-    model = BiLSTMClassifier(30, 2, embedding_dim=4, hidden_size=3, padding_idx=0)
+    model = BiLSTMClassifier(30, 2, ModelConfig(embedding_dim=4, hidden_size=3), padding_idx=0)
     assert torch.count_nonzero(model.embedding.weight[0]) == 0
     bias = model.encoder.forward_layers[0].bias_ih_l0
     assert bias[3:6].tolist() == [1.0, 1.0, 1.0] and bias[:3].abs().sum() == 0
 
 
 def test_unknown_pooling_is_rejected():
-    with pytest.raises(ValueError, match="pooling must be one of"):
-        BiLSTMClassifier(10, 2, pooling="sum")
+    with pytest.raises(ValueError, match="pooling. parameter must be one of"):
+        BiLSTMClassifier(10, 2, ModelConfig(pooling="sum"))

@@ -4,6 +4,8 @@ are in their ranges and padded steps change nothing."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -141,13 +143,13 @@ def test_classifier_trained_with_the_explicit_lstm_loads_as_fused_and_back(sst2_
 
 
 def test_tagger_weights_move_between_the_two_lstms() -> None:
+    from nlp_lstm.config import ModelConfig
     from nlp_lstm.models.tagger import BiLSTMTagger
 
     torch.manual_seed(0)
-    fused = BiLSTMTagger(50, 5, 8, 6, num_layers=2, char_vocab_size=20, char_embedding_dim=4, char_filters=4,
-                         crf=True).eval()
-    explicit = BiLSTMTagger(50, 5, 8, 6, num_layers=2, char_vocab_size=20, char_embedding_dim=4, char_filters=4,
-                            crf=True, lstm="explicit").eval()
+    spec = ModelConfig(embedding_dim=8, hidden_size=6, num_layers=2, char_embedding_dim=4, char_filters=4, crf=True)
+    fused = BiLSTMTagger(50, 5, spec, char_vocab_size=20).eval()
+    explicit = BiLSTMTagger(50, 5, dataclasses.replace(spec, lstm="explicit"), char_vocab_size=20).eval()
     explicit.load_state_dict(fused.state_dict())
     ids = torch.randint(2, 50, (4, 9))
     lengths = torch.tensor([9, 4, 1, 6])

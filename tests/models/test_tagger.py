@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from nlp_lstm.config import ModelConfig
 from nlp_lstm.data.batching import Batch, collate_tagged
 from nlp_lstm.data.conll import read_conll
 from nlp_lstm.data.tag_schemes import convert_sequences
 from nlp_lstm.models.char_cnn import CharCNN
 from nlp_lstm.models.crf import scheme_constraints
 from nlp_lstm.models.tagger import BiLSTMTagger
-from nlp_lstm.text.features import CASINGS, build_char_vocab, encode_words
+from nlp_lstm.text.features import build_char_vocab, encode_words
 from nlp_lstm.text.tokenizers import TextTokenizer
 
 N_SENTENCES = 60  # of eng.train, -DOCSTART- lines skipped
@@ -44,9 +45,10 @@ def make_tagger(conll: dict, crf: bool, constrained: bool = False, dropout: floa
     """A small tagger with every feature: word embedding, character CNN and casing."""
     torch.manual_seed(seed)
     constraints = scheme_constraints(conll["tag_names"], "BIOES") if constrained else None
-    return BiLSTMTagger(conll["vocab_size"], len(conll["tag_names"]), embedding_dim=16, hidden_size=12,
-                        dropout=dropout, char_vocab_size=conll["num_chars"], char_embedding_dim=8, char_filters=10,
-                        casing_embedding_dim=4, num_casings=len(CASINGS), crf=crf, crf_constraints=constraints)
+    return BiLSTMTagger(conll["vocab_size"], len(conll["tag_names"]),
+                        ModelConfig(embedding_dim=16, hidden_size=12, dropout=dropout, char_embedding_dim=8,
+                                    char_filters=10, casing_embedding_dim=4, crf=crf),
+                        char_vocab_size=conll["num_chars"], crf_constraints=constraints)
 
 
 def batch_of(conll: dict, indices: list[int], with_tags: bool = False) -> Batch:

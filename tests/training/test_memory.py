@@ -91,7 +91,7 @@ def test_the_trainer_releases_memory_before_training_and_after_each_phase(
 ) -> None:
     import torch
 
-    from nlp_lstm.config import TrainingConfig
+    from nlp_lstm.config import ModelConfig, TrainingConfig
     from nlp_lstm.data.sources import load_texts
     from nlp_lstm.models.classifier import BiLSTMClassifier
     from nlp_lstm.text.tokenizers import TextTokenizer
@@ -102,7 +102,7 @@ def test_the_trainer_releases_memory_before_training_and_after_each_phase(
     labels = sorted(set(data.labels))
     tokenizer = TextTokenizer.train(data.texts, "word", True, 5000, 1)
     split = EncodedSplit(tokenizer.encode_batch(data.texts), [labels.index(label) for label in data.labels])
-    model = BiLSTMClassifier(len(tokenizer), len(labels), embedding_dim=8, hidden_size=8,
+    model = BiLSTMClassifier(len(tokenizer), len(labels), ModelConfig(embedding_dim=8, hidden_size=8),
                              padding_idx=tokenizer.pad_id)
     events: list[str] = []
     monkeypatch.setattr(trainer, "release_freed_memory", lambda: events.append("release"))

@@ -85,7 +85,8 @@ def test_balanced_class_weights_follow_scikit_learn() -> None:
 
 def test_class_weights_change_the_loss_as_a_weighted_mean() -> None:
     torch.manual_seed(0)
-    model = BiLSTMClassifier(20, 2, 8, 8).eval()  # no dropout: both losses see the same logits
+    # eval: no dropout, so both losses see the same logits
+    model = BiLSTMClassifier(20, 2, ModelConfig(embedding_dim=8, hidden_size=8)).eval()
     batch = collate([[2, 3, 4], [5, 6], [7, 8, 9, 10]], [0, 1, 2], [0, 1, 1], 0)
     logits = model(batch.ids, batch.lengths)
     per_example = nn.functional.cross_entropy(logits, batch.labels, reduction="none")
@@ -98,7 +99,7 @@ def test_class_weights_change_the_loss_as_a_weighted_mean() -> None:
 
 
 def test_a_crf_tagger_refuses_class_weights() -> None:
-    tagger = BiLSTMTagger(10, 3, 4, 4, crf=True)
+    tagger = BiLSTMTagger(10, 3, ModelConfig(embedding_dim=4, hidden_size=4, crf=True))
     emissions = torch.zeros(1, 2, 3)
     with pytest.raises(ValueError, match="CRF"):
         tagger.loss(emissions, torch.zeros(1, 2, dtype=torch.long), torch.ones(1, 2, dtype=torch.bool),
@@ -131,7 +132,7 @@ def test_tasks_replace_in_training_batches_only() -> None:
     tagged = EncodedTagged([[3, 4], [3, 5]], [[0, 0], [0, 0]], [["x", "x"], ["x", "x"]])
     batch = TaggingTask(["x"], None, None, unk_replacement=replace).collate(tagged, [0, 1])
     assert batch.ids.tolist() == [[3, 1], [3, 1]]
-    model = BiLSTMClassifier(6, 2, 4, 4)
+    model = BiLSTMClassifier(6, 2, ModelConfig(embedding_dim=4, hidden_size=4))
     probabilities = ClassificationTask(["a", "b"], unk_replacement=replace).evaluate(
         model.eval(), split, torch.device("cpu"))[1]
     plain = ClassificationTask(["a", "b"]).evaluate(model, split, torch.device("cpu"))[1]
@@ -256,7 +257,7 @@ def test_bf16_autocast_runs_the_training_forward_in_bfloat16_and_keeps_fp32_weig
 
 
 def test_bf16_crf_tagger_loss_is_summed_in_fp32() -> None:
-    tagger = BiLSTMTagger(30, 5, 8, 8, crf=True)
+    tagger = BiLSTMTagger(30, 5, ModelConfig(embedding_dim=8, hidden_size=8, crf=True))
     task = TaggingTask(["O", "B-X", "I-X", "E-X", "S-X"], None, None)
     data = EncodedTagged([[3, 4, 5], [6, 7]], [[0, 1, 3], [4, 0]], [["O", "B-X", "E-X"], ["S-X", "O"]])
     batch = task.collate(data, [0, 1])

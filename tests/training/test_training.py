@@ -151,7 +151,7 @@ def test_run_directory_holds_everything(sst2_run: Callable[[int], RunResult], ss
     assert json.loads((run / "model" / "labels.json").read_text()) == ["0", "1"]
     model_config = json.loads((run / "model" / "config.json").read_text())
     assert model_config["max_length"] == 64
-    assert model_config["model"]["hidden_size"] == 32 and model_config["model"]["num_classes"] == 2
+    assert model_config["model"]["hidden_size"] == 32 and model_config["sizes"]["num_outputs"] == 2
     assert model_config["data"] == {"text_column": "sentence", "label_column": "label"}
 
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.safetensors", "last.safetensors"}
@@ -216,8 +216,8 @@ def test_save_load_round_trip_gives_identical_probabilities(sst2_dir: Path, tmp_
 
     torch.manual_seed(0)
     tokenizer = TextTokenizer.train(data.texts, "word", True, 5000, 1)
-    model = BiLSTMClassifier(len(tokenizer), len(labels), embedding_dim=16, hidden_size=16, pooling="attention",
-                             padding_idx=tokenizer.pad_id)
+    spec = ModelConfig(embedding_dim=16, hidden_size=16, pooling="attention")
+    model = BiLSTMClassifier(len(tokenizer), len(labels), spec, tokenizer.pad_id)
     config = TrainingConfig(epochs=1, batch_size=32, learning_rate=0.01, device="cpu")
     trainer = Trainer(model, config, CPU, ClassificationTask(labels, tokenizer.pad_id, max_length), progress=False)
 
@@ -229,7 +229,7 @@ def test_save_load_round_trip_gives_identical_probabilities(sst2_dir: Path, tmp_
     in_memory = predict_proba_ids(trainer.model, tokenizer.encode_batch(texts), CPU, max_length=max_length,
                                   pad_id=tokenizer.pad_id)
 
-    save_model_dir(tmp_path / "model", SavedModel(trainer.model, tokenizer, labels, max_length, {}))
+    save_model_dir(tmp_path / "model", SavedModel(trainer.model, tokenizer, labels, max_length, {}, spec))
     predictor = Predictor.load(tmp_path / "model", "cpu")
     loaded = predictor.predict_proba(texts)
     assert loaded.shape == (len(texts), 2)
