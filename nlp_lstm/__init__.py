@@ -9,11 +9,11 @@ import os
 # imported before torch, as the nlp-lstm command does; a value the user set is kept.
 os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
-from .api import SequenceRegressor, SequenceTagger, TextClassifier
 from .config import Config, load_config
 from .data.batching import BucketBatchSampler, collate
 from .data.padding import pad_sequences
 from .errors import ConfigError, DataError, ModelDirError, NlpLstmError
+from .estimators import SequenceRegressor, SequenceTagger, TextClassifier
 from .models.classifier import BiLSTMClassifier
 from .predictor import Predictor
 from .runs import evaluate, predict, train

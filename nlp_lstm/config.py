@@ -18,7 +18,8 @@ else:  # pragma: no cover
 
 TOKENIZER_KINDS = ("word", "char", "bpe", "wordpiece")
 POOLINGS = ("last", "max", "mean", "attention")
-METRICS = ("accuracy", "macro_f1", "f1", "neg_mse")  # neg_mse: SequenceRegressor's dev mean squared error, negated
+# auto: f1 for taggers of entity tags, else accuracy; neg_mse: SequenceRegressor's dev mean squared error, negated
+METRICS = ("auto", "accuracy", "macro_f1", "f1", "neg_mse")
 TASKS = ("classification", "tagging")
 TAG_SCHEMES = ("bio", "bioes")
 UNKNOWN_INITS = ("uniform", "normal", "zeros")
@@ -192,8 +193,8 @@ class TrainingConfig:
     weight_decay: float = 0.01
     clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
     patience: int = 2  # epochs without dev improvement before stopping; 0 never stops early
-    metric: str = "accuracy"  # dev metric for early stopping: accuracy | macro_f1 | f1 (entity F1, taggers)
-    # | neg_mse (SequenceRegressor)
+    metric: str = "auto"  # dev metric for early stopping: auto | accuracy | macro_f1 | f1 (entity F1, taggers)
+    # | neg_mse (SequenceRegressor); auto is f1 for taggers of entity tags, else accuracy
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs
@@ -243,6 +244,24 @@ class TrainingConfig:
                self.keep_freed_memory)
 
 
+# Where a tagger's default differs from the field's: Ma & Hovy's BiLSTM-CNN-CRF. `Config.from_dict` fills these
+# in for task = "tagging" when the config leaves the key out; the estimators resolve through it too.
+TAGGING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "tokenizer": {"lowercase": False},
+    "model": {"embedding_dim": 100, "dropout": 0.5, "char_embedding_dim": 30, "crf": True},
+    "training": {"epochs": 10, "batch_size": 32, "weight_decay": 0.0, "clip_grad_norm": 5.0, "patience": 3},
+}
+
+# Keys that only one task reads; the other task's estimator does not take them.
+TASK_KEYS: dict[str, frozenset[str]] = {
+    "classification": frozenset({"data.text_column", "data.label_column", "data.max_length", "tokenizer.kind",
+                                 "tokenizer.split_cjk", "model.pooling"}),
+    "tagging": frozenset({"data.token_column", "data.tag_column", "data.tag_field", "tokenizer.digits_to_zero",
+                          "model.char_embedding_dim", "model.char_filters", "model.casing_embedding_dim",
+                          "model.crf", "model.tag_scheme"}),
+}
+
+
 @dataclass
 class Config:
     """A whole training run."""
@@ -276,6 +295,7 @@ class Config:
                 built["task"] = cls(task=raw["task"]).task
             except ConfigError as err:
                 raise ConfigError(f"{source}: {err}") from None
+        task_defaults = TAGGING_DEFAULTS if built.get("task") == "tagging" else {}
         for name, factory in section_types.items():
             values = raw.get(name, {})
             if not isinstance(values, dict):
@@ -286,6 +306,7 @@ class Config:
                 if key not in valid:
                     raise ConfigError(f"{source}: unknown key '{name}.{key}'; valid keys in [{name}]: "
                                       f"{', '.join(valid)}")
+            values = {**task_defaults.get(name, {}), **values}
             try:
                 built[name] = section_cls(**_coerce(section_cls, values))
             except ConfigError as err:

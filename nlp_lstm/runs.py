@@ -141,18 +141,12 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
            where: distributed.Distributed | None = None) -> RunResult:
     """The training run itself, into `run_dir`; under torchrun (`where`) only rank 0 writes."""
     main = where is None or where.is_main
-    if config.training.metric == "neg_mse":
-        raise ConfigError("training.metric = 'neg_mse' scores SequenceRegressor's numeric predictions; a classifier "
-                          "or tagger uses accuracy, macro_f1 or f1")
-    if config.task == "classification" and config.training.metric == "f1":
-        raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
-                          "macro_f1")
     prepared = prepare(config)
     encoded, sizes = prepared.encoded, prepared.sizes
     if where is not None and where.rank > 0:  # the same weights everywhere, but each rank its own dropout masks
         torch.manual_seed(config.training.seed + 1_000_003 * where.rank)
     if not main:
-        trainer = Trainer(prepared.model, config.training, device, prepared.task, None, False, verbose=False)
+        trainer = Trainer(prepared.model, prepared.training, device, prepared.task, None, False, verbose=False)
         trainer.fit(encoded["train"], encoded["dev"])
         return RunResult(run_dir, {})
 
@@ -174,7 +168,7 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
           + (f" | {where.world_size} processes" if where else ""))
     if "pretrained" in prepared.data_notes:
         print(format_coverage(prepared.data_notes["pretrained"]))
-    trainer = Trainer(prepared.model, config.training, device, prepared.task, run_dir / "checkpoints", progress)
+    trainer = Trainer(prepared.model, prepared.training, device, prepared.task, run_dir / "checkpoints", progress)
     result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume)
     save_model_dir(run_dir / "model", prepared.saved)
 
@@ -183,7 +177,7 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         "best_epoch": result.best_epoch,
         "epochs_trained": len(result.history),
         "steps": result.steps,
-        "early_stopping_metric": config.training.metric,
+        "early_stopping_metric": prepared.training.metric,
         "data": {"sizes": sizes, "labels": prepared.saved.labels, "vocab_size": len(prepared.saved.tokenizer),
                  "train": config.data.train, "dev": config.data.dev or f"{config.data.train} (held out)",
                  "test": config.data.test or (f"{config.data.train} (held out)" if "test" in sizes else None),

@@ -82,7 +82,7 @@ def test_bad_inputs_are_named(X, y, message):
 
 
 def test_bad_hyperparameter_is_named_in_fit(data):
-    with pytest.raises(ValueError, match="The 'model.pooling' parameter must be one of"):
+    with pytest.raises(ValueError, match="The 'pooling' parameter must be one of"):
         TextClassifier(pooling="sum").fit(*data["train"])
 
 
@@ -191,7 +191,7 @@ def test_tagger_in_cross_val_score(conll):
 def test_split_cjk_reaches_the_tokenizer():
     texts = ["这个手机很好用", "这个手机不好用", "屏幕很好", "手机屏幕不好"] * 20
     labels = [1, 0, 1, 0] * 20
-    options = dict(tokenizer="bpe", vocab_size=60, embedding_dim=8, hidden_size=8, epochs=1, device="cpu")
+    options = dict(kind="bpe", vocab_size=60, embedding_dim=8, hidden_size=8, epochs=1, device="cpu")
     joined = TextClassifier(split_cjk=False, **options).fit(texts, labels)
     split = TextClassifier(**options).fit(texts, labels)
     assert max(len(t.removesuffix("</w>")) for t in joined.tokenizer_.tokenize("这个手机很好用")) >= 2

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, TrainingConfig
 from ..data.conll import TaggedDataset
 from ..data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
 from ..data.ragged import row_lengths
@@ -47,6 +47,7 @@ class Prepared:
     summary: str
     write_predictions: Callable[[Path, str, Any], None]
     format: Callable[[dict[str, Any], str], str]
+    training: TrainingConfig  # config.training with the early-stopping metric resolved
     data_notes: dict[str, Any] = field(default_factory=dict)  # merged into metrics.json's "data"
 
 
@@ -56,10 +57,26 @@ def prepare(config: Config, splits: dict[str, Any] | None = None, labels: Sequen
     optional "test"; TextDatasets for classification, TaggedDatasets for tagging); `labels` fixes a classifier's
     label order (default: sorted); word vectors stay loaded for the next call only with `cache_vectors`.
     Seeds torch with training.seed first, so the same config gives the same model."""
+    if config.training.metric == "neg_mse":
+        raise ConfigError("training.metric = 'neg_mse' scores SequenceRegressor's numeric predictions; a classifier "
+                          "or tagger uses accuracy, macro_f1 or f1")
+    if config.task == "classification" and config.training.metric == "f1":
+        raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
+                          "macro_f1")
     torch.manual_seed(config.training.seed)
     if config.task == "tagging":
-        return _prepare_tagging(config, splits or load_tagged_splits(config.data), cache_vectors)
-    return _prepare_classification(config, splits or load_splits(config.data), labels, cache_vectors)
+        prepared = _prepare_tagging(config, splits or load_tagged_splits(config.data), cache_vectors)
+    else:
+        prepared = _prepare_classification(config, splits or load_splits(config.data), labels, cache_vectors)
+    prepared.saved.config["run_config"] = config.to_dict()  # what the estimators' `load` restores
+    return prepared
+
+
+def _resolved_training(config: Config, entity: bool = False) -> TrainingConfig:
+    """training with metric = "auto" made concrete: f1 for entity tags, else accuracy."""
+    if config.training.metric != "auto":
+        return config.training
+    return dataclasses.replace(config.training, metric="f1" if entity else "accuracy")
 
 
 def _prepare_classification(config: Config, splits: dict[str, TextDataset], labels: Sequence[str] | None,
@@ -103,7 +120,7 @@ def _prepare_classification(config: Config, splits: dict[str, TextDataset], labe
         notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
                                               config.training.seed, added)
     return Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()},
-                     f"labels: {', '.join(labels)}", write, format_metrics, notes)
+                     f"labels: {', '.join(labels)}", write, format_metrics, _resolved_training(config), notes)
 
 
 def _prepare_tagging(config: Config, splits: dict[str, TaggedDataset], cache_vectors: bool) -> Prepared:
@@ -174,7 +191,7 @@ def _prepare_tagging(config: Config, splits: dict[str, TaggedDataset], cache_vec
                                               config.training.seed, added)
     task = TaggingTask(tag_names, data_scheme, model_scheme, tokenizer.pad_id, weights, replacement)
     return Prepared(model, task, encoded, saved, {split: len(data) for split, data in splits.items()}, summary,
-                     write, format_tagging_metrics, notes)
+                     write, format_tagging_metrics, _resolved_training(config, entity), notes)
 
 
 def _label_ids(dataset: TextDataset, label_to_id: dict[str, int], split: str) -> np.ndarray:

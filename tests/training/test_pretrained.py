@@ -107,7 +107,7 @@ def test_estimator_takes_pretrained_vectors(sst2_600: Path) -> None:
     rows = [line.split("\t") for line in (sst2_600 / "train.tsv").read_text().splitlines()[1:]]
     texts, labels = [r[0] for r in rows], [int(r[1]) for r in rows]
     clf = TextClassifier(embedding_dim=50, hidden_size=8, epochs=1, pretrained_vectors="glove-6b-50d",
-                         freeze_embeddings=True, class_weight="balanced", device="cpu")
+                         freeze_embeddings=True, class_weights="balanced", device="cpu")
     assert clone(clf).get_params()["pretrained_vectors"] == "glove-6b-50d"
     clf.fit(texts, labels)
     glove = load_vectors("glove-6b-50d")

@@ -1,0 +1,163 @@
+"""What both text estimators share: their parameters are the config's keys, one name per setting.
+
+`TextClassifier` and `SequenceTagger` take every key of the config sections that their task reads, flattened
+(`hidden_size` is model.hidden_size, `seed` is training.seed), with the config's defaults for that task; the
+signature is made from the dataclasses, so a new config field is a new estimator parameter without more code.
+`get_config()` gives the validated `Config`, `from_config()` goes the other way, so a recipe runs from Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sklearn.base import BaseEstimator
+
+from ..config import TASK_KEYS, Config, load_config
+from ..errors import ConfigError, ModelDirError
+from ..model_dir import model_format
+from ..training.device import resolve_device
+from ..training.prepare import Prepared, prepare
+from ..training.trainer import Trainer
+
+SECTIONS = ("data", "tokenizer", "model", "training")
+ESTIMATOR_ONLY = {"verbose": False}  # not a config key: how much fit prints
+# Names of earlier versions (and scikit-learn habits), for a helpful error and for model directories that
+# stored estimator parameters by those names.
+RENAMED = {"random_state": "seed", "class_weight": "class_weights", "tokenizer": "kind"}
+
+
+def config_keys(task: str) -> dict[str, tuple[str, Any]]:
+    """Flat parameter name -> (config section, default) of every key the task reads."""
+    other = set().union(*(keys for name, keys in TASK_KEYS.items() if name != task))
+    defaults = Config.from_dict({"task": task})
+    keys: dict[str, tuple[str, Any]] = {}
+    for section in SECTIONS:
+        for f in dataclasses.fields(getattr(defaults, section)):
+            if f"{section}.{f.name}" in other:
+                continue
+            assert f.name not in keys, f"config key {f.name!r} occurs in two sections"
+            keys[f.name] = (section, getattr(getattr(defaults, section), f.name))
+    return keys
+
+
+def _make_init(cls: type, defaults: dict[str, Any]) -> Any:
+    """An __init__ that stores the parameters (scikit-learn's rule), with a signature scikit-learn can read."""
+
+    def __init__(self: Any, **params: Any) -> None:
+        for name in params:
+            if name not in defaults:
+                hint = f"; did you mean {RENAMED[name]!r}?" if name in RENAMED else ""
+                raise TypeError(f"{cls.__name__}() got an unexpected parameter {name!r}{hint}")
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value) for name, value in defaults.items()])
+    __init__.__qualname__ = f"{cls.__name__}.__init__"
+    return __init__
+
+
+class ConfigEstimator(BaseEstimator):
+    """Base of the text estimators: parameters from the config, `get_config`, `from_config`, the shared fit."""
+
+    task: ClassVar[str]
+    _keys: ClassVar[dict[str, tuple[str, Any]]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._keys = config_keys(cls.task)
+        cls.__init__ = _make_init(cls, {name: default for name, (_, default) in cls._keys.items()} | ESTIMATOR_ONLY)
+
+    def get_config(self) -> Config:
+        """The parameters as a validated `Config` (what `nlp-lstm train` would run); errors name the parameter."""
+        raw: dict[str, Any] = {"task": self.task}
+        for name, (section, _) in self._keys.items():
+            raw.setdefault(section, {})[name] = _config_value(getattr(self, name))
+        try:
+            return Config.from_dict(raw, source=type(self).__name__)
+        except ConfigError as err:  # the estimator's own parameter names, not the TOML ones
+            raise ConfigError(re.sub(r"'(?:data|tokenizer|model|training)\.(\w+)'", r"'\1'", str(err))) from None
+
+    @classmethod
+    def from_config(cls, config: Config | str | Path, overrides: Sequence[str] = ()) -> ConfigEstimator:
+        """An estimator with the settings of a Config or a TOML file (with `section.key=value` overrides)."""
+        source = "config" if isinstance(config, Config) else str(config)
+        config = config if isinstance(config, Config) else load_config(config, overrides)
+        if config.task != cls.task:
+            raise ConfigError(f"{source}: task = {config.task!r}; {cls.__name__} trains {cls.task} models")
+        defaults = Config.from_dict({"task": cls.task})
+        for key in sorted(set().union(*TASK_KEYS.values()) - TASK_KEYS[cls.task]):
+            section, name = key.split(".")
+            value = getattr(getattr(config, section), name)
+            if value != getattr(getattr(defaults, section), name):
+                raise ConfigError(f"{source}: {key} = {value!r} is not read by {cls.task}; {cls.__name__} does "
+                                  f"not take it (leave it out)")
+        return cls(**{name: getattr(getattr(config, section), name) for name, (section, _) in cls._keys.items()})
+
+    def _fit(self, splits: dict[str, Any] | None, labels: Sequence[str] | None = None) -> Prepared:
+        """Prepare (reading config.data when `splits` is None), train with early stopping on "dev" if there is one."""
+        config = self.get_config()
+        device = resolve_device(config.training.device)
+        prepared = prepare(config, splits, labels, cache_vectors=True)
+        trainer = Trainer(prepared.model, prepared.training, device, prepared.task, progress=self.verbose,
+                          verbose=self.verbose)
+        self.history_ = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev")).history
+        prepared.model.eval()
+        self.config_ = config
+        self.device_ = device
+        self.pretrained_ = prepared.data_notes.get("pretrained")
+        self.vocab_ = prepared.saved.tokenizer.vocab
+        return prepared
+
+
+def _config_value(value: Any) -> Any:
+    """scikit-learn habits accepted where the config has one spelling: class weights None or keyed by ints."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return {str(label): weight for label, weight in value.items()}
+    return value
+
+
+def estimator_params(saved_config: dict[str, Any], task: str) -> dict[str, Any]:
+    """The parameters a model directory was trained with: its whole run config, or (older directories) the
+    estimator parameters it stored, renamed to today's names."""
+    if "run_config" in saved_config:
+        config = Config.from_dict(saved_config["run_config"], source="config.json run_config")
+        keys = config_keys(task)
+        return {name: getattr(getattr(config, section), name) for name, (section, _) in keys.items()}
+    params = saved_config.get("api", {}).get("params", {})
+    renamed = {RENAMED.get(name, name): value for name, value in params.items()}
+    return {name: value for name, value in renamed.items() if name in config_keys(task)}
+
+
+def check_loadable(path: str | Path, device: str) -> Any:
+    """The device to load a PyTorch model directory on; exported int8 and ONNX directories are for predicting."""
+    found = model_format(path)
+    if found != "pytorch":
+        raise ModelDirError(f"{path} holds an {found} export, which estimators do not load; predict with "
+                            f"nlp_lstm.Predictor.load / TagPredictor.load or nlp-lstm predict")
+    return resolve_device(device)
+
+
+def check_texts(X: Any, name: str = "X") -> list[str]:
+    """A list of strings, or a ValueError that says what is wrong and where."""
+    if isinstance(X, (str, bytes)):
+        raise ValueError(f"{name} must be a list of strings, got a single {type(X).__name__}; "
+                         f"wrap one text in a list: [text]")
+    try:
+        texts = list(X)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of strings, got {type(X).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            bad = "NaN" if isinstance(text, float) and math.isnan(text) else repr(text)
+            raise ValueError(f"{name}[{i}] is {bad}; expected a string (an empty string is fine)")
+    return texts
