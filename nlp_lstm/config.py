@@ -17,7 +17,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOKENIZER_KINDS = ("word", "char", "bpe", "wordpiece")
-POOLINGS = ("last", "max", "mean", "attention")
+POOLINGS = ("last", "max", "mean", "max_mean", "attention")
 # auto: f1 for taggers of entity tags, else accuracy; neg_mse: SequenceRegressor's dev mean squared error, negated
 METRICS = ("auto", "accuracy", "macro_f1", "f1", "neg_mse")
 TASKS = ("classification", "tagging")
@@ -137,7 +137,7 @@ class ModelConfig:
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.3  # on embeddings, between LSTM layers and before the output layer
-    pooling: str = "max"  # classifier: last | max | mean | attention
+    pooling: str = "max"  # classifier: last | max | mean | max_mean (both, side by side) | attention
     char_embedding_dim: int = 0  # tagger: character CNN features per word; 0 turns them off
     char_filters: int = 50  # tagger: character CNN output size
     casing_embedding_dim: int = 0  # tagger: casing-class embedding per word; 0 turns it off

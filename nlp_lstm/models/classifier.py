@@ -27,12 +27,13 @@ class BiLSTMClassifier(nn.Module):
                                      spec.dropout, spec.recurrent_dropout, spec.lstm)
         self.attention = nn.Linear(self.encoder.output_size, 1) if self.pooling == "attention" else None
         self.dropout = Dropout(spec.dropout)
-        self.output = nn.Linear(self.encoder.output_size, num_classes)
+        pooled_size = self.encoder.output_size * (2 if self.pooling == "max_mean" else 1)
+        self.output = nn.Linear(pooled_size, num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len) ids, (batch,) lengths -> (batch, num_classes) logits."""
         embedded = self.embed(ids)
-        if self.pooling in ("max", "mean"):  # order-free: pool each direction in its own reading order
+        if self.pooling in ("max", "mean", "max_mean"):  # order-free: pool each direction in its own reading order
             pooled = torch.cat([self.pool(h, lengths) for h in self.encoder.directions(embedded, lengths)], dim=-1)
         else:
             pooled = self.pool(self.encoder(embedded, lengths), lengths)  # (batch, directions * hidden)
@@ -43,7 +44,8 @@ class BiLSTMClassifier(nn.Module):
         return self.dropout(self.embedding_dropout(self.embedding(ids)))
 
     def pool(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(batch, seq_len, features) -> (batch, features), looking at real tokens only."""
+        """(batch, seq_len, features) -> (batch, features), or (batch, 2 * features) for max_mean (the max and the
+        mean side by side), looking at real tokens only."""
         mask = torch.arange(hidden.size(1), device=hidden.device)[None, :] < lengths[:, None]  # (batch, seq_len)
         if self.pooling == "last":
             size = self.encoder.hidden_size
@@ -52,10 +54,12 @@ class BiLSTMClassifier(nn.Module):
                 return last
             # forward direction ends at the last token, backward direction at the first
             return torch.cat([last[:, :size], hidden[:, 0, size:]], dim=-1)
-        if self.pooling == "max":
-            return hidden.masked_fill(~mask[:, :, None], float("-inf")).amax(dim=1)
-        if self.pooling == "mean":
-            return hidden.sum(dim=1) / lengths[:, None].to(hidden.dtype)  # padded steps are already 0
-        scores = self.attention(hidden).squeeze(-1).masked_fill(~mask, float("-inf"))  # (batch, seq_len)
-        weights = torch.softmax(scores, dim=1)
-        return torch.bmm(weights[:, None, :], hidden).squeeze(1)
+        if self.pooling == "attention":
+            scores = self.attention(hidden).squeeze(-1).masked_fill(~mask, float("-inf"))  # (batch, seq_len)
+            return torch.bmm(torch.softmax(scores, dim=1)[:, None, :], hidden).squeeze(1)
+        pooled = []
+        if self.pooling in ("max", "max_mean"):
+            pooled.append(hidden.masked_fill(~mask[:, :, None], float("-inf")).amax(dim=1))
+        if self.pooling in ("mean", "max_mean"):
+            pooled.append(hidden.sum(dim=1) / lengths[:, None].to(hidden.dtype))  # padded steps are already 0
+        return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)

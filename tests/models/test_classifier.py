@@ -43,7 +43,7 @@ def test_encoder_equals_packed_nn_lstm(num_layers, bidirectional):
     assert torch.allclose(encoder(x, lengths), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "max_mean", "attention"])
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_logits_do_not_depend_on_padding(pooling, bidirectional):
     torch.manual_seed(0)
@@ -70,3 +70,17 @@ def test_padding_embedding_is_zero_and_forget_bias_is_one():
 def test_unknown_pooling_is_rejected():
     with pytest.raises(ValueError, match="pooling. parameter must be one of"):
         BiLSTMClassifier(10, 2, ModelConfig(pooling="sum"))
+
+
+def test_max_mean_pooling_is_the_max_and_the_mean_side_by_side():
+    torch.manual_seed(0)
+    spec = ModelConfig(embedding_dim=8, hidden_size=6, pooling="max_mean")
+    model = BiLSTMClassifier(40, 3, spec).eval()
+    assert model.output.in_features == 4 * 6  # two directions, each pooled twice
+    ids, lengths = padded_batch([5, 2, 7])
+    with torch.no_grad():
+        directions = model.encoder.directions(model.embed(ids), lengths)
+        mask = (torch.arange(ids.size(1))[None, :] < lengths[:, None])[:, :, None]
+        expected = torch.cat([torch.cat([h.masked_fill(~mask, float("-inf")).amax(dim=1),
+                                         h.sum(dim=1) / lengths[:, None]], dim=-1) for h in directions], dim=-1)
+        torch.testing.assert_close(model(ids, lengths), model.output(expected))
