@@ -1,46 +1,51 @@
-"""nlp-lstm: sequence classification with (Bi)LSTMs, from text to an evaluated model."""
+"""nlp-lstm: sequence classification with (Bi)LSTMs, from text to an evaluated model.
 
-import os
+The names below are imported on first use, so `import nlp_lstm` (and `nlp-lstm --help`) does not load torch.
+Importing the package changes nothing global.
+"""
 
-# PyTorch's CPU threads on Linux are GNU OpenMP's, whose idle threads spin (300,000 turns by default) before
-# they sleep. When another process shares the cores, spinning threads take them from it: two trainings at once
-# on a 2-core machine ran at 390 ms a step each (and at 3,800 ms with a spin count of 100,000) instead of 190 ms.
-# A short spin costs nothing to a process alone (84-95 ms a step either way). It only applies when nlp_lstm is
-# imported before torch, as the nlp-lstm command does; a value the user set is kept.
-os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+from __future__ import annotations
 
-from .config import Config, load_config
-from .data.batching import BucketBatchSampler, collate
-from .data.padding import pad_sequences
-from .errors import ConfigError, DataError, ModelDirError, NlpLstmError
-from .estimators import SequenceRegressor, SequenceTagger, TextClassifier
-from .models.classifier import BiLSTMClassifier
-from .predictor import Predictor
-from .runs import evaluate, predict, train
-from .text.tokenizers import TextTokenizer
-from .text.vocab import Vocab, build_vocab_from_iterator
+import importlib
+from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-__all__ = [
-    "BiLSTMClassifier",
-    "BucketBatchSampler",
-    "Config",
-    "ConfigError",
-    "DataError",
-    "ModelDirError",
-    "NlpLstmError",
-    "Predictor",
-    "SequenceRegressor",
-    "SequenceTagger",
-    "TextClassifier",
-    "TextTokenizer",
-    "Vocab",
-    "build_vocab_from_iterator",
-    "collate",
-    "evaluate",
-    "load_config",
-    "pad_sequences",
-    "predict",
-    "train",
-]
+_EXPORTS = {
+    "BiLSTMClassifier": "nlp_lstm.models.classifier",
+    "BucketBatchSampler": "nlp_lstm.data.batching",
+    "Config": "nlp_lstm.config",
+    "ConfigError": "nlp_lstm.errors",
+    "DataError": "nlp_lstm.errors",
+    "ModelDirError": "nlp_lstm.errors",
+    "NlpLstmError": "nlp_lstm.errors",
+    "Predictor": "nlp_lstm.predictor",
+    "SequenceRegressor": "nlp_lstm.estimators",
+    "SequenceTagger": "nlp_lstm.estimators",
+    "TagPredictor": "nlp_lstm.predictor",
+    "TextClassifier": "nlp_lstm.estimators",
+    "TextTokenizer": "nlp_lstm.text.tokenizers",
+    "Vocab": "nlp_lstm.text.vocab",
+    "build_vocab_from_iterator": "nlp_lstm.text.vocab",
+    "collate": "nlp_lstm.data.batching",
+    "evaluate": "nlp_lstm.runs",
+    "load_config": "nlp_lstm.config",
+    "pad_sequences": "nlp_lstm.data.padding",
+    "predict": "nlp_lstm.runs",
+    "train": "nlp_lstm.runs",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module when the name is first used."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nlp_lstm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

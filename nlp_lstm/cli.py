@@ -4,55 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from ._version import __version__
 from .errors import ConfigError, DataError, NlpLstmError, TrainingInterrupted
-
-
-def _read_jsonl_inputs(path: Path, text_field: str) -> list[str | list[str]]:
-    """Texts, or pre-split token lists (a "tokens" list, for taggers), one JSON object per line."""
-    from .data.sources import _read_text, parse_json_line
-
-    inputs: list[str | list[str]] = []
-    for number, line in enumerate(_read_text(path, str(path)).split("\n"), start=1):
-        if not line.strip():
-            continue
-        row = parse_json_line(line, f"{path}: line {number}")
-        value = row.get("tokens", row.get(text_field)) if isinstance(row, dict) else None
-        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value)):
-            inputs.append(value)
-        elif isinstance(row, dict) and ("tokens" in row or text_field in row):
-            key = "tokens" if "tokens" in row else text_field
-            wanted = "a list of strings" if key == "tokens" else "a string"
-            raise DataError(f"{path}: line {number}: {key!r} must be {wanted}; got {type(row[key]).__name__} "
-                            f"{json.dumps(row[key])[:60]}")
-        else:
-            keys = ", ".join(repr(k) for k in row) if isinstance(row, dict) else type(row).__name__
-            raise DataError(f"{path}: line {number}: missing text column {text_field!r} (or a 'tokens' list of "
-                            f"strings); keys in this object: {keys}")
-    return inputs
-
-
-def _read_inputs(path: Path, text_field: str) -> list[str | list[str]]:
-    """Texts from a .txt file (one per line) or a .jsonl file (objects with a text field, or a "tokens"
-    list of pre-split words for taggers)."""
-    if path.suffix == ".jsonl":
-        return _read_jsonl_inputs(path, text_field)
-    if not path.is_file():
-        raise DataError(f"input file not found: {path}")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"{path}: not valid UTF-8 at byte {err.start} (line {line})") from None
-    # Split on "\n" only: str.splitlines also breaks at \f, \x1c-\x1e, \x85, U+2028 and U+2029, which
-    # occur inside real texts. A BOM and the CR of CRLF are dropped, as the data loaders do.
-    lines = text.removeprefix("\ufeff").split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the newline that ends the last line
-    return [line.removesuffix("\r") for line in lines]
 
 
 def _count(option: str, text: str) -> int:
@@ -102,11 +59,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from .data.inputs import read_inputs
     from .runs import predict
 
     texts = list(args.texts)
     if args.input is not None:
-        texts += _read_inputs(Path(args.input), args.text_field)
+        texts += read_inputs(Path(args.input), args.text_field)
     if not texts:
         raise DataError("nothing to predict: give texts as arguments or --input FILE")
     predictions = predict(args.model_dir, texts, args.device or "auto")
@@ -127,30 +85,19 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from .evaluation.report import write_report
+    from .runs import report
 
-    seeds_file = Path(args.run_dir) / "seeds.json"
-    if seeds_file.is_file() and not (Path(args.run_dir) / "metrics.json").exists():  # a --seeds run: every seed
-        for name in json.loads(seeds_file.read_text(encoding="utf-8")).get("runs", []):
-            print(f"{name}: {write_report(Path(args.run_dir) / name)['html']}")
-        return
-    for name, path in write_report(args.run_dir).items():
+    for name, path in report(args.run_dir).items():
         print(f"{name}: {path}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .export import compare, export_model, load_check_data
-    from .io import write_json
+    from .export import export_and_compare
 
-    dataset = load_check_data(args.model_dir, args.data) if args.data else None  # bad data: fail before writing
-    out = export_model(args.model_dir, args.format, args.output)
+    out, check = export_and_compare(args.model_dir, args.format, args.output, args.data)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     print(f"{args.format} export of {args.model_dir}: {out} ({size / 1e6:.1f} MB)")
-    if dataset is not None:
-        check = compare(args.model_dir, out, dataset)
-        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-        config["export"]["compared"] = check
-        write_json(out / "config.json", config)
+    if check is not None:
         change = check["accuracy_exported"] - check["accuracy_original"]
         print(f"on {args.data} ({check['n']:,} {check['unit']}): accuracy {check['accuracy_original']:.4f} -> "
               f"{check['accuracy_exported']:.4f} ({change:+.4f}); same prediction for {check['agreement']:.2%}")
@@ -186,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `nlp-lstm` and its subcommands."""
     parser = argparse.ArgumentParser(prog="nlp-lstm",
                                      description="Train, evaluate and use LSTM text classifiers and taggers.")
+    parser.add_argument("--version", action="version", version=f"nlp-lstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train and evaluate a model from a TOML config")
@@ -253,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run `nlp-lstm`; a user error prints one line on stderr and exits with status 1."""
     args = build_parser().parse_args(argv)
+    # PyTorch's CPU threads on Linux are GNU OpenMP's, whose idle threads spin (300,000 turns by default) before
+    # they sleep. When another process shares the cores (`--seeds N --jobs N`, two runs at once), spinning
+    # threads take the cores from it; a short spin costs a process alone nothing (docs/performance.md). It only
+    # applies before torch is loaded, which this command does not do until now; a value the user set is kept.
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     try:
         args.func(args)
     except TrainingInterrupted as err:

@@ -77,6 +77,21 @@ def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = No
     return out
 
 
+def export_and_compare(model_dir: str | Path, fmt: str, output: str | Path | None = None,
+                       data: str | None = None) -> tuple[Path, dict[str, Any] | None]:
+    """`export_model`, then (with labelled `data`) both models' accuracy on it and how often they agree, also
+    recorded in the export's config.json; bad data fails before anything is written."""
+    dataset = load_check_data(model_dir, data) if data else None
+    out = export_model(model_dir, fmt, output)
+    if dataset is None:
+        return out, None
+    check = compare(model_dir, out, dataset)
+    config = _read_json(out / "config.json")
+    config["export"]["compared"] = check
+    write_json(out / "config.json", config)
+    return out, check
+
+
 def _example_inputs(saved: SavedModel, lengths: list[int], seed: int) -> dict[str, torch.Tensor]:
     """A right-padded batch of random ids (and character and casing ids for a tagger that uses them), by
     input name in the graph's order."""
@@ -161,10 +176,10 @@ def load_check_data(model_dir: str | Path, data: str) -> Any:
     columns = config.get("data", {}) if isinstance(config, dict) else {}
     if isinstance(config, dict) and config.get("task") == "tagging":
         dataset = load_tagged(data, columns.get("token_column", 0), columns.get("tag_column", -1),
-                              columns.get("tag_field", "upos"))
+                              columns.get("tag_field", "upos"), role="test")
     else:
         dataset = load_texts(data, columns.get("text_column", "text"), columns.get("label_column", "label"),
-                             default_split="test")
+                             role="test")
     if len(dataset) == 0:
         raise DataError(f"{data}: nothing to compare on")
     return dataset

@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
 from .config import ModelConfig
+from .device import resolve_device
 from .errors import ModelDirError
 from .io import atomic_save_tensors, current_umask, write_json
 from .models.build import ModelSizes, build_model, spec_from_dict
@@ -25,7 +26,6 @@ from .models.onnx_runtime import OnnxModel
 from .models.tagger import BiLSTMTagger
 from .text.tokenizers import TextTokenizer
 from .text.vocab import Vocab
-from .training.device import resolve_device
 
 FORMAT_VERSION = 2  # 2: config.json's model section is the ModelConfig, sizes beside it; 1: constructor arguments
 FILES = ("config.json", "tokenizer.json", "labels.json", "model.safetensors")

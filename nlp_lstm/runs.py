@@ -21,6 +21,7 @@ from .config import Config, dump_config, load_config
 from .data.conll import load_tagged
 from .data.sources import load_texts
 from .data.tag_schemes import convert_sequences, detect_scheme
+from .device import autocast_dtype, resolve_device
 from .errors import ConfigError, DataError
 from .evaluation.data_stats import split_statistics, tag_statistics
 from .evaluation.metrics import (
@@ -37,7 +38,6 @@ from .models.pretrained import format_coverage
 from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
 from .training import distributed
 from .training.checkpoint import read_checkpoint
-from .training.device import autocast_dtype, resolve_device
 from .training.prepare import prepare, truncation_note, write_predictions, write_tag_predictions
 from .training.trainer import Trainer
 
@@ -233,7 +233,7 @@ def evaluate(
         return _evaluate_tagger(model_dir, TagPredictor(saved, resolved), data, output)
     columns = saved.config.get("data", {})
     dataset = load_texts(data, text_column or columns.get("text_column", "text"),
-                         label_column or columns.get("label_column", "label"), default_split="test")
+                         label_column or columns.get("label_column", "label"), role="test")
     if len(dataset) == 0:
         raise DataError(f"{data}: no examples to evaluate")
     unknown = sorted(set(dataset.labels) - set(saved.labels))
@@ -262,9 +262,8 @@ def _evaluate_tagger(model_dir: str | Path, predictor: TagPredictor, data: str,
                      output: str | Path | None) -> dict[str, Any]:
     """Score a tagger on tagged data, in that data's own tag scheme."""
     columns = predictor.saved.config.get("data", {})
-    spec = f"{data}@test" if data.startswith("hub:") and "@" not in data else data
-    dataset = load_tagged(spec, columns.get("token_column", 0), columns.get("tag_column", -1),
-                          columns.get("tag_field", "upos"))
+    dataset = load_tagged(data, columns.get("token_column", 0), columns.get("tag_column", -1),
+                          columns.get("tag_field", "upos"), role="test")
     if len(dataset) == 0:
         raise DataError(f"{data}: no sentences to evaluate")
     scheme = detect_scheme(dataset.tags) if predictor.data_scheme else None
@@ -293,3 +292,13 @@ def predict(
     if saved.task == "tagging":
         return TagPredictor(saved, resolved).predict(texts)
     return Predictor(saved, resolved).predict(texts)
+
+
+def report(run_dir: str | Path) -> dict[str, Path]:
+    """(Re)write the report of a run directory; for a `--seeds` run, each seed's (by seed folder name)."""
+    run_dir = Path(run_dir)
+    seeds_file = run_dir / "seeds.json"
+    if seeds_file.is_file() and not (run_dir / "metrics.json").exists():
+        names = json.loads(seeds_file.read_text(encoding="utf-8")).get("runs", [])
+        return {name: write_report(run_dir / name)["html"] for name in names}
+    return write_report(run_dir)

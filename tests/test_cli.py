@@ -447,11 +447,20 @@ def test_train_with_fp16_on_a_cpu_is_one_error_and_writes_nothing(capsys: pytest
     assert not (tmp_path / "run").exists()
 
 
-def test_openmp_threads_spin_briefly_unless_the_user_says_otherwise() -> None:
-    code = "import nlp_lstm, os, torch; print(os.environ['GOMP_SPINCOUNT'])"
+def test_the_command_makes_openmp_threads_spin_briefly_unless_the_user_says_otherwise() -> None:
+    code = ("import os, sys, nlp_lstm; from nlp_lstm.cli import main; before = os.environ.get('GOMP_SPINCOUNT'); "
+            "loaded = 'torch' in sys.modules; main(['report', 'no-such-run']); "
+            "print(before, loaded, os.environ['GOMP_SPINCOUNT'])")
     env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    assert out.stdout.strip() == "1000", out.stderr
+    assert out.stdout.split() == ["None", "False", "1000"], out.stderr  # importing nlp_lstm changes nothing
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env={**env, "GOMP_SPINCOUNT": "5"},
                          capture_output=True, text=True)
-    assert out.stdout.strip() == "5", out.stderr
+    assert out.stdout.split() == ["5", "False", "5"], out.stderr
+
+
+def test_version_and_help_answer_without_loading_torch() -> None:
+    code = ("import sys; from nlp_lstm.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == ["nlp-lstm", "0.1.0", "False"], out.stderr

@@ -233,7 +233,7 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     ("training.seed=false", "The 'training.seed' parameter must be an int. Got False instead."),
     ("data.split_seed=x", "The 'data.split_seed' parameter must be an int >= 0. Got 'x' instead."),
     ("data.split_seed=-1", "The 'data.split_seed' parameter must be an int >= 0. Got -1 instead."),
-    ("model.pooling=sum", "The 'model.pooling' parameter must be one of last, max, mean, attention. "
+    ("model.pooling=sum", "The 'model.pooling' parameter must be one of last, max, mean, max_mean, attention. "
                           "Got 'sum' instead."),
     ("model.dropout=1", "The 'model.dropout' parameter must be a float in [0, 1). Got 1.0 instead."),
     ("model.dropout=-0.1", "The 'model.dropout' parameter must be a float in [0, 1). Got -0.1 instead."),
@@ -241,7 +241,7 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     ("tokenizer.lowercase=1", "The 'tokenizer.lowercase' parameter must be true or false. Got 1 instead."),
     ("tokenizer.kind=sentencepiece", "The 'tokenizer.kind' parameter must be one of word, char, bpe, wordpiece. "
                                      "Got 'sentencepiece' instead."),
-    ("training.metric=f2", "The 'training.metric' parameter must be one of accuracy, macro_f1, f1, neg_mse. "
+    ("training.metric=f2", "The 'training.metric' parameter must be one of auto, accuracy, macro_f1, f1, neg_mse. "
                            "Got 'f2' instead."),
     ("training.device=tpu", "The 'training.device' parameter must be auto, cpu, cuda or cuda:N. "
                             "Got 'tpu' instead."),
@@ -269,7 +269,7 @@ def test_bad_value_in_the_file_names_the_file(tmp_path: Path) -> None:
 
 def test_dataclasses_validate_on_their_own() -> None:
     with pytest.raises(ConfigError, match=re.escape("The 'model.pooling' parameter must be one of last, max, mean, "
-                                                    "attention. Got 'avg' instead.")):
+                                                    "max_mean, attention. Got 'avg' instead.")):
         ModelConfig(pooling="avg")
     with pytest.raises(ValueError):  # ConfigError is a ValueError, as scikit-learn raises
         TrainingConfig(batch_size=0)

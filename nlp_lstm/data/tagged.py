@@ -6,13 +6,9 @@ from ..config import DataConfig
 from ..errors import DataError
 from .conll import TaggedDataset, load_tagged, split_sentences
 
-HUB_DEFAULT_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
-
-def _load(spec: str, split: str, config: DataConfig) -> TaggedDataset:
-    if spec.startswith("hub:") and "@" not in spec:
-        spec = f"{spec}@{HUB_DEFAULT_SPLITS[split]}"
-    dataset = load_tagged(spec, config.token_column, config.tag_column, config.tag_field)
+def _load(spec: str, role: str, config: DataConfig) -> TaggedDataset:
+    dataset = load_tagged(spec, config.token_column, config.tag_column, config.tag_field, role)
     if len(dataset) == 0:
         raise DataError(f"{spec}: no sentences")
     return dataset

@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 from sklearn.base import BaseEstimator
 
 from ..config import TASK_KEYS, Config, load_config
+from ..device import resolve_device
 from ..errors import ConfigError, ModelDirError
 from ..model_dir import model_format
-from ..training.device import resolve_device
 from ..training.prepare import Prepared, prepare
 from ..training.trainer import Trainer
 

@@ -10,9 +10,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..config import ModelConfig, TrainingConfig
+from ..device import resolve_device
 from ..models.regressor import LSTMRegressor
 from ..predictor import predict_values
-from ..training.device import resolve_device
 from ..training.tasks import EncodedSeries, RegressionTask
 from ..training.trainer import Trainer
 

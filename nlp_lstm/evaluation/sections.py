@@ -6,6 +6,7 @@ import platform
 from collections.abc import Callable
 from typing import Any
 
+from .._version import __version__
 from . import plots
 from .data_stats import length_summary
 from .render import Block
@@ -134,8 +135,6 @@ def provenance(metrics: dict[str, Any], config_text: str) -> list[Block]:
 def environment() -> dict[str, str]:
     """Versions of Python and the packages a run depends on, and the platform."""
     from importlib import metadata
-
-    from .. import __version__
 
     versions = {"python": platform.python_version(), "platform": platform.platform(), "nlp-lstm": __version__}
     for package in ("torch", "numpy", "scikit-learn", "tokenizers", "seqeval", "matplotlib"):

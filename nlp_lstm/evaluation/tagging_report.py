@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..data.tag_schemes import Span, detect_scheme, spans
 from ..errors import DataError
 from . import plots
 from .gates import gate_section
 from .render import Block, Section
+from .run_files import Run
 from .sections import Builders, accuracy_by, data_section, f4, font_note, length_bucket, training_section, truncate
 from .uncertainty import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, sentence_bootstrap_intervals
-
-if TYPE_CHECKING:
-    from .report import Run
 
 N_EXAMPLES = 8
 EXAMPLE_MAX_TOKENS = 40  # examples are drawn from sentences up to this long, so a table row stays readable

@@ -19,10 +19,10 @@ from tqdm.auto import tqdm
 
 from ..config import TrainingConfig
 from ..data.batching import BucketBatchSampler
+from ..device import autocast_dtype
 from ..errors import TrainingError, TrainingInterrupted
 from ..io import atomic_save_tensors
 from .checkpoint import read_checkpoint, restore_rng, write_checkpoint
-from .device import autocast_dtype
 from .distributed import total
 from .memory import keep_freed_memory, release_freed_memory
 from .tasks import ClassificationTask

@@ -338,8 +338,8 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 def test_hub_split_defaulting_and_label_names(fake_hub: list[tuple]) -> None:
     data = load_texts("hub:glue:sst2", text_column="sentence")
     assert (data.texts, data.labels) == (["train one", "train two"], ["positive", "negative"])
-    load_texts("hub:glue:sst2", text_column="sentence", default_split="validation")
-    load_texts("hub:stanfordnlp/sst2@validation", text_column="sentence", default_split="train")
+    load_texts("hub:glue:sst2", text_column="sentence", role="dev")
+    load_texts("hub:stanfordnlp/sst2@validation", text_column="sentence", role="train")
     assert load_texts("hub:glue:sst2@test", text_column="sentence", label_column=None).labels is None
     assert fake_hub == [("glue", "sst2", "train"), ("glue", "sst2", "validation"),
                         ("stanfordnlp/sst2", None, "validation"), ("glue", "sst2", "test")]

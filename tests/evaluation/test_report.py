@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import assert_error, run_cli
 
-from nlp_lstm.evaluation.report import CLASSIFICATION_PLOTS as PLOTS
+from nlp_lstm.evaluation.classification_report import CLASSIFICATION_PLOTS as PLOTS
 from nlp_lstm.evaluation.report import write_report
 from nlp_lstm.evaluation.uncertainty import bootstrap_intervals, expected_calibration_error
 
