@@ -20,29 +20,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from .errors import ConfigError, DataError, ExportError, ModelDirError
 from .io import atomic_save_tensors, write_json
 from .model_dir import CRF_FILE, SavedModel, _read_json, load_model_dir, model_format
-from .models.tagger import BiLSTMTagger
+from .tasks import get_task
 
 FORMATS = ("onnx", "int8")
 OPSET = 17
 TOLERANCE = 1e-4  # largest difference in logits / emission scores an ONNX export may show on its check batch
-
-
-class _TaggerGraph(nn.Module):
-    """The tagger's forward with exactly the inputs it uses, since the ONNX graph takes no None inputs."""
-
-    def __init__(self, tagger: BiLSTMTagger) -> None:
-        super().__init__()
-        self.tagger = tagger
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor, *features: torch.Tensor) -> torch.Tensor:
-        chars = features[0] if self.tagger.char_cnn is not None else None
-        casing = features[-1] if self.tagger.casing is not None else None
-        return self.tagger(ids, lengths, chars, casing)
 
 
 def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = None) -> Path:
@@ -93,39 +79,22 @@ def export_and_compare(model_dir: str | Path, fmt: str, output: str | Path | Non
 
 
 def _example_inputs(saved: SavedModel, lengths: list[int], seed: int) -> dict[str, torch.Tensor]:
-    """A right-padded batch of random ids (and character and casing ids for a tagger that uses them), by
-    input name in the graph's order."""
-    generator = torch.Generator().manual_seed(seed)
-    model = saved.model
-    steps = torch.arange(max(lengths))[None, :]
-    real = steps < torch.tensor(lengths)[:, None]
-    vocab = model.embedding.num_embeddings
-    ids = torch.randint(2, max(vocab, 3), (len(lengths), max(lengths)), generator=generator).masked_fill(~real, 0)
-    inputs = {"ids": ids, "lengths": torch.tensor(lengths, dtype=torch.long)}
-    if isinstance(model, BiLSTMTagger) and model.char_cnn is not None:
-        chars = torch.randint(1, max(model.char_cnn.embedding.num_embeddings, 2), (*ids.shape, 7),
-                              generator=generator)
-        chars[:, :, 4:] = 0  # words of 4 characters, padded to 7
-        inputs["chars"] = chars.masked_fill(~real[:, :, None], 0)
-    if isinstance(model, BiLSTMTagger) and model.casing is not None:
-        casing = torch.randint(1, model.casing.num_embeddings, ids.shape, generator=generator)
-        inputs["casing"] = casing.masked_fill(~real, 0)
-    return inputs
+    """A right-padded random batch of the model's inputs, by input name in the graph's order."""
+    return get_task(saved.task).export_inputs(saved.model, lengths, seed)
 
 
 def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
     """model.onnx (and a tagger's crf.safetensors) in `out`; returns what the export records in config.json."""
     model = saved.model
-    tagger = isinstance(model, BiLSTMTagger)
-    graph = _TaggerGraph(model).eval() if tagger else model.eval()
+    task = get_task(saved.task)
+    graph = task.export_graph(model).eval()
     example = _example_inputs(saved, [6, 4, 1], seed=0)
     names = list(example)
     axes: dict[str, dict[int, str]] = {"ids": {0: "batch", 1: "sequence"}, "lengths": {0: "batch"},
                                        "chars": {0: "batch", 1: "sequence", 2: "word"},
                                        "casing": {0: "batch", 1: "sequence"}}
     axes = {name: axes[name] for name in names}
-    output = "emissions" if tagger else "logits"
-    axes[output] = {0: "batch", 1: "sequence"} if tagger else {0: "batch"}
+    output, axes[output] = task.export_output
     # The TorchScript-based exporter: torch.export's exporter (dynamo=True) fixes the batch size that the
     # LSTM's initial states are built with, and onnxruntime then rejects other batch sizes.
     options = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -138,7 +107,7 @@ def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
     except ImportError as err:
         raise ExportError(f"exporting to ONNX needs the onnx package ({err}); pip install 'nlp-lstm[onnx]'") from None
     tmp.replace(out / "model.onnx")
-    if tagger and model.crf is not None:
+    if getattr(model, "crf", None) is not None:
         crf_state = {k: v.detach().cpu().contiguous() for k, v in model.crf.state_dict().items()}
         atomic_save_tensors(out / CRF_FILE, crf_state)
     difference = _check_onnx(saved, out)
@@ -167,19 +136,11 @@ def _check_onnx(saved: SavedModel, out: Path) -> float:
 
 def load_check_data(model_dir: str | Path, data: str) -> Any:
     """The labelled data to compare an export on, read with the columns the model was trained with."""
-    from .data.conll import load_tagged
-    from .data.sources import load_texts
-
     if not (Path(model_dir) / "config.json").is_file():
         raise ModelDirError(f"model directory not found (no config.json): {model_dir}")
     config = _read_json(Path(model_dir) / "config.json")
-    columns = config.get("data", {}) if isinstance(config, dict) else {}
-    if isinstance(config, dict) and config.get("task") == "tagging":
-        dataset = load_tagged(data, columns.get("token_column", 0), columns.get("tag_column", -1),
-                              columns.get("tag_field", "upos"), role="test")
-    else:
-        dataset = load_texts(data, columns.get("text_column", "text"), columns.get("label_column", "label"),
-                             role="test")
+    config = config if isinstance(config, dict) else {}
+    dataset = get_task(config.get("task", "classification")).read(data, config.get("data", {}), role="test")
     if len(dataset) == 0:
         raise DataError(f"{data}: nothing to compare on")
     return dataset
@@ -188,19 +149,10 @@ def load_check_data(model_dir: str | Path, data: str) -> Any:
 def compare(original: str | Path, exported: str | Path, dataset: Any) -> dict[str, Any]:
     """Accuracy of the original and the exported model on a dataset from `load_check_data`, and how often
     their predictions agree."""
-    from .data.conll import TaggedDataset
-    from .predictor import Predictor, TagPredictor
-
-    if isinstance(dataset, TaggedDataset):
-        gold = [tag for tags in dataset.tags for tag in tags]
-        runs = [[t for tags in TagPredictor.load(d, "cpu").predict_tags(dataset.sentences) for t in tags]
-                for d in (original, exported)]
-        unit = "tokens"
-    else:
-        gold = list(dataset.labels)
-        runs = [[p.label for p in Predictor.load(d, "cpu").predict(dataset.texts)] for d in (original, exported)]
-        unit = "texts"
-    gold_a, first_a, second_a = np.array(gold), np.array(runs[0]), np.array(runs[1])
+    task = get_task(_read_json(Path(original) / "config.json").get("task", "classification"))
+    gold, first, unit = task.predicted_units(original, dataset)
+    _, second, _ = task.predicted_units(exported, dataset)
+    gold_a, first_a, second_a = np.array(gold), np.array(first), np.array(second)
     return {"data": dataset.source, "n": len(gold), "unit": unit,
             "accuracy_original": float(np.mean(first_a == gold_a)),
             "accuracy_exported": float(np.mean(second_a == gold_a)),

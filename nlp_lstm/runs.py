@@ -18,28 +18,19 @@ from typing import Any
 import torch
 
 from .config import Config, dump_config, load_config
-from .data.conll import load_tagged
-from .data.sources import load_texts
-from .data.tag_schemes import convert_sequences, detect_scheme
 from .device import autocast_dtype, resolve_device
 from .errors import ConfigError, DataError
-from .evaluation.data_stats import split_statistics, tag_statistics
-from .evaluation.metrics import (
-    classification_metrics,
-    format_metrics,
-    format_tagging_metrics,
-    tagging_metrics,
-)
 from .evaluation.report import write_report
+from .evaluation.run_files import read_run
 from .evaluation.sections import environment
 from .io import atomic_write_text, write_json
 from .model_dir import inference_device, load_model_dir, save_model_dir
 from .models.pretrained import format_coverage
-from .predictor import Prediction, Predictor, TagPrediction, TagPredictor, predict_proba_ids
+from .predictor import Prediction, TagPrediction
+from .tasks import Prepared, get_task, prepare
 from .training import distributed
 from .training.checkpoint import read_checkpoint
-from .training.prepare import prepare, truncation_note, write_predictions, write_tag_predictions
-from .training.trainer import Trainer
+from .training.trainer import Trainer, TrainResult
 
 
 @dataclass
@@ -142,7 +133,7 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     """The training run itself, into `run_dir`; under torchrun (`where`) only rank 0 writes."""
     main = where is None or where.is_main
     prepared = prepare(config)
-    encoded, sizes = prepared.encoded, prepared.sizes
+    encoded = prepared.encoded
     if where is not None and where.rank > 0:  # the same weights everywhere, but each rank its own dropout masks
         torch.manual_seed(config.training.seed + 1_000_003 * where.rank)
     if not main:
@@ -150,20 +141,8 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         trainer.fit(encoded["train"], encoded["dev"])
         return RunResult(run_dir, {})
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    history_path = run_dir / "history.jsonl"
-    if not resume:
-        atomic_write_text(run_dir / "config.toml", dump_config(config))
-        history_path.write_text("", encoding="utf-8")
-    else:  # the epochs the checkpoint holds; any logged after it are trained again
-        history = read_checkpoint(run_dir / "checkpoints" / "last.safetensors").progress["history"]
-        atomic_write_text(history_path, "".join(json.dumps(row) + "\n" for row in history))
-
-    def log_epoch(row: dict[str, Any]) -> None:
-        with history_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
-
-    print(f"data: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} | {prepared.summary} | "
+    log_epoch = _start_run_files(run_dir, config, resume)
+    print(f"data: {', '.join(f'{k} {v:,}' for k, v in prepared.sizes.items())} | {prepared.summary} | "
           f"vocab {len(prepared.saved.tokenizer):,} | device {device}"
           + (f" | {where.world_size} processes" if where else ""))
     if "pretrained" in prepared.data_notes:
@@ -171,39 +150,64 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     trainer = Trainer(prepared.model, prepared.training, device, prepared.task, run_dir / "checkpoints", progress)
     result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume)
     save_model_dir(run_dir / "model", prepared.saved)
+    metrics = _run_metrics(config, prepared, result, device, where)
+    final_split = "test" if "test" in prepared.splits else "dev"
+    for split in ("dev", "test"):
+        if split not in prepared.splits:
+            continue
+        split_metrics, predictions = trainer.evaluate(encoded[split])
+        metrics[split] = split_metrics
+        print(get_task(config.task).format_metrics(split_metrics, split))
+        if split == final_split:
+            prepared.task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
+    metrics["wall_seconds"] = time.perf_counter() - started
+    write_json(run_dir / "metrics.json", metrics)
+    print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
+    print(f"report: {report(run_dir)['html']}")
+    return RunResult(run_dir, metrics)
 
-    metrics: dict[str, Any] = {
+
+def _start_run_files(run_dir: Path, config: Config, resume: bool) -> Any:
+    """config.toml and an empty history.jsonl (on resume: the history the checkpoint holds; epochs logged after
+    it are trained again); returns the function that appends an epoch's row."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    history_path = run_dir / "history.jsonl"
+    if not resume:
+        atomic_write_text(run_dir / "config.toml", dump_config(config))
+        history_path.write_text("", encoding="utf-8")
+    else:
+        history = read_checkpoint(run_dir / "checkpoints" / "last.safetensors").progress["history"]
+        atomic_write_text(history_path, "".join(json.dumps(row) + "\n" for row in history))
+
+    def log_epoch(row: dict[str, Any]) -> None:
+        with history_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+    return log_epoch
+
+
+def _run_metrics(config: Config, prepared: Prepared, result: TrainResult, device: torch.device,
+                 where: distributed.Distributed | None) -> dict[str, Any]:
+    """metrics.json of a training run, before the dev and test scores are added."""
+    sizes, history = prepared.sizes, result.history
+    return {
         "task": config.task,
         "best_epoch": result.best_epoch,
-        "epochs_trained": len(result.history),
+        "epochs_trained": len(history),
         "steps": result.steps,
         "early_stopping_metric": prepared.training.metric,
         "data": {"sizes": sizes, "labels": prepared.saved.labels, "vocab_size": len(prepared.saved.tokenizer),
                  "train": config.data.train, "dev": config.data.dev or f"{config.data.train} (held out)",
                  "test": config.data.test or (f"{config.data.train} (held out)" if "test" in sizes else None),
                  **prepared.data_notes},
-        "train_tokens_per_second": sum(r["train_tokens_per_second"] for r in result.history) / len(result.history),
-        "train_seconds_per_epoch": sum(r["train_seconds"] for r in result.history) / len(result.history),
+        "train_tokens_per_second": sum(r["train_tokens_per_second"] for r in history) / len(history),
+        "train_seconds_per_epoch": sum(r["train_seconds"] for r in history) / len(history),
         "device": str(device),
         "processes": where.world_size if where else 1,
         "precision": config.training.precision,
         "seed": config.training.seed,
         "environment": environment(),
     }
-    final_split = "test" if "test" in sizes else "dev"
-    for split in ("dev", "test"):
-        if split not in sizes:
-            continue
-        split_metrics, predictions = trainer.evaluate(encoded[split])
-        metrics[split] = split_metrics
-        print(prepared.format(split_metrics, split))
-        if split == final_split:
-            prepared.write_predictions(run_dir / "predictions.jsonl", split, predictions)
-    metrics["wall_seconds"] = time.perf_counter() - started
-    write_json(run_dir / "metrics.json", metrics)
-    print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
-    print(f"report: {write_report(run_dir)['html']}")
-    return RunResult(run_dir, metrics)
 
 
 def _slug(text: str) -> str:
@@ -226,60 +230,24 @@ def evaluate(
     label_column: str | None = None,
     device: str = "auto",
 ) -> dict[str, Any]:
-    """Score a saved model on labelled data; writes metrics.json (and predictions.jsonl) to `output`."""
+    """Score a saved model on labelled data; writes metrics.json, predictions.jsonl and a report to `output`.
+    `text_column` and `label_column` (classifiers) default to the ones the model was trained with."""
     resolved = inference_device(model_dir, device)
     saved = load_model_dir(model_dir, resolved)
-    if saved.task == "tagging":
-        return _evaluate_tagger(model_dir, TagPredictor(saved, resolved), data, output)
-    columns = saved.config.get("data", {})
-    dataset = load_texts(data, text_column or columns.get("text_column", "text"),
-                         label_column or columns.get("label_column", "label"), role="test")
+    task = get_task(saved.task)
+    columns = dict(saved.config.get("data", {}))
+    columns.update({k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v})
+    dataset = task.read(data, columns, role="test")
     if len(dataset) == 0:
-        raise DataError(f"{data}: no examples to evaluate")
-    unknown = sorted(set(dataset.labels) - set(saved.labels))
-    if unknown:
-        raise DataError(f"{dataset.source}: label {unknown[0]!r} is not one the model knows "
-                        f"(model labels: {', '.join(saved.labels)})")
+        raise DataError(f"{data}: nothing to evaluate")
     out = _output_dir(model_dir, data, output)
-    ids = saved.tokenizer.encode_batch(dataset.texts)
-    probabilities = predict_proba_ids(saved.model, ids, resolved,
-                                      max_length=saved.max_length, pad_id=saved.tokenizer.pad_id)
-    predicted = [saved.labels[k] for k in probabilities.argmax(axis=1)]
-    metrics = classification_metrics(dataset.labels, predicted, saved.labels)
-    metrics["data"] = data
-    metrics["model_dir"] = str(Path(model_dir).resolve())
-    metrics["stats"] = split_statistics(dataset.labels, ids, saved.tokenizer.unk_id)
-    metrics["truncated"] = truncation_note({"data": ids}, saved.max_length)
+    metrics, scorer, predicted = task.score_saved(saved, resolved, dataset)
+    metrics.update(data=data, model_dir=str(Path(model_dir).resolve()))
     write_json(out / "metrics.json", metrics)
-    write_predictions(out / "predictions.jsonl", dataset.texts, dataset.labels, saved.labels, probabilities)
-    report = write_report(out)["html"]
-    print(format_metrics(metrics, data))
-    print(f"metrics: {out / 'metrics.json'}  report: {report}")
-    return metrics
-
-
-def _evaluate_tagger(model_dir: str | Path, predictor: TagPredictor, data: str,
-                     output: str | Path | None) -> dict[str, Any]:
-    """Score a tagger on tagged data, in that data's own tag scheme."""
-    columns = predictor.saved.config.get("data", {})
-    dataset = load_tagged(data, columns.get("token_column", 0), columns.get("tag_column", -1),
-                          columns.get("tag_field", "upos"), role="test")
-    if len(dataset) == 0:
-        raise DataError(f"{data}: no sentences to evaluate")
-    scheme = detect_scheme(dataset.tags) if predictor.data_scheme else None
-    predicted = predictor.predict_tags(dataset.sentences)
-    if scheme and scheme != predictor.data_scheme:
-        predicted = convert_sequences(predicted, predictor.data_scheme, scheme)
-    out = _output_dir(model_dir, data, output)
-    metrics = tagging_metrics(dataset.tags, predicted, scheme)
-    metrics.update(data=data, model_dir=str(Path(model_dir).resolve()), scheme=scheme,
-                   stats=tag_statistics(dataset.tags, scheme, predictor.saved.tokenizer.encode_words_batch(
-                       dataset.sentences), predictor.saved.tokenizer.unk_id))
-    write_json(out / "metrics.json", metrics)
-    write_tag_predictions(out / "predictions.jsonl", dataset.sentences, dataset.tags, predicted)
-    report = write_report(out)["html"]
-    print(format_tagging_metrics(metrics, data))
-    print(f"metrics: {out / 'metrics.json'}  report: {report}")
+    scorer.write_predictions(out / "predictions.jsonl", dataset, predicted)
+    html = report(out)["html"]
+    print(task.format_metrics(metrics, data))
+    print(f"metrics: {out / 'metrics.json'}  report: {html}")
     return metrics
 
 
@@ -289,16 +257,16 @@ def predict(
     """Label texts with a saved classifier, or tag sentences (strings or token lists) with a saved tagger."""
     resolved = inference_device(model_dir, device)
     saved = load_model_dir(model_dir, resolved)
-    if saved.task == "tagging":
-        return TagPredictor(saved, resolved).predict(texts)
-    return Predictor(saved, resolved).predict(texts)
+    return get_task(saved.task).predictor(saved, resolved).predict(texts)
 
 
 def report(run_dir: str | Path) -> dict[str, Path]:
-    """(Re)write the report of a run directory; for a `--seeds` run, each seed's (by seed folder name)."""
+    """(Re)write the report of a run directory (or of an `evaluate` output folder) and return its files by name;
+    for a `--seeds` run, each seed's report.html by seed folder name."""
     run_dir = Path(run_dir)
     seeds_file = run_dir / "seeds.json"
     if seeds_file.is_file() and not (run_dir / "metrics.json").exists():
         names = json.loads(seeds_file.read_text(encoding="utf-8")).get("runs", [])
-        return {name: write_report(run_dir / name)["html"] for name in names}
-    return write_report(run_dir)
+        return {name: report(run_dir / name)["html"] for name in names}
+    run = read_run(run_dir)
+    return write_report(run, get_task(run.task).report_sections)

@@ -41,9 +41,10 @@ from nlp_lstm.data.sources import load_splits
 from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.models.tagger import BiLSTMTagger
 from nlp_lstm.predictor import predict_proba_ids, predict_tag_ids
+from nlp_lstm.tasks.classification import ClassificationTask, EncodedSplit
+from nlp_lstm.tasks.tagging import EncodedTagged, TaggingTask
 from nlp_lstm.text.tokenizers import TextTokenizer
 from nlp_lstm.training.memory import keep_freed_memory
-from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
 from nlp_lstm.training.trainer import Trainer, TrainResult
 
 CONLL = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"

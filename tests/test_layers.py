@@ -17,6 +17,7 @@ LAYERS = [
     ("inference", ["model_dir", "predictor"]),
     ("evaluation", ["evaluation"]),
     ("training", ["training"]),
+    ("tasks", ["tasks"]),
     ("entry points", ["runs", "seeds", "export", "estimators", "cli", "__main__", "__init__"]),
 ]
 

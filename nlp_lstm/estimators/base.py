@@ -22,7 +22,7 @@ from ..config import TASK_KEYS, Config, load_config
 from ..device import resolve_device
 from ..errors import ConfigError, ModelDirError
 from ..model_dir import model_format
-from ..training.prepare import Prepared, prepare
+from ..tasks import Prepared, prepare
 from ..training.trainer import Trainer
 
 SECTIONS = ("data", "tokenizer", "model", "training")

@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
 from ..config import ModelConfig, TrainingConfig
+from ..data.batching import Batch, collate_numeric
 from ..device import resolve_device
 from ..models.regressor import LSTMRegressor
 from ..predictor import predict_values
-from ..training.tasks import EncodedSeries, RegressionTask
 from ..training.trainer import Trainer
+
+
+@dataclass
+class EncodedSeries:
+    """Numeric sequences, each (length, n_features) float32, and their float targets."""
+
+    values: list[np.ndarray]
+    targets: list[float]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+class RegressionTask:
+    """One number per sequence: mean squared error; dev metrics mse, mae and neg_mse (higher is better)."""
+
+    summary_metrics = ("mse", "mae")
+
+    def lengths(self, split: EncodedSeries) -> list[int]:
+        """Each sequence's length, for length bucketing."""
+        return [len(v) for v in split.values]
+
+    def collate(self, split: EncodedSeries, indices: Sequence[int]) -> Batch:
+        """The padded training batch of these sequences."""
+        return collate_numeric([split.values[i] for i in indices], indices, [split.targets[i] for i in indices])
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        """Mean squared error of the batch."""
+        return nn.functional.mse_loss(model(batch.ids, batch.lengths).float(), batch.labels)
+
+    def evaluate(self, model: nn.Module, split: EncodedSeries, device: torch.device
+                 ) -> tuple[dict[str, Any], np.ndarray]:
+        """Metrics and predictions on a split."""
+        predicted = predict_values(model, split.values, device)
+        errors = predicted - np.asarray(split.targets, dtype=np.float32)
+        mse = float(np.mean(errors**2))
+        return {"mse": mse, "mae": float(np.mean(np.abs(errors))), "neg_mse": -mse, "n_samples": len(errors)}, predicted
 
 
 class SequenceRegressor(RegressorMixin, BaseEstimator):

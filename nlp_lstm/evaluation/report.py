@@ -9,26 +9,24 @@ classification_report.py, tagger sections in tagging_report.py, the rest in sect
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..io import atomic_write_text, write_json
 from . import plots
-from .classification_report import classification_sections
-from .render import render_html, render_markdown
-from .run_files import read_run
-from .sections import provenance
-from .tagging_report import tagging_sections
+from .render import Section, render_html, render_markdown
+from .run_files import Run
+from .sections import Builders, provenance
+
+SectionsFn = Callable[[Run, "str | None"], "tuple[list[Section], dict[str, Any], Builders]"]
 
 
-def write_report(run_dir: str | Path) -> dict[str, Path]:
-    """Write report.md, report.html, report.json and plots/*.png into `run_dir`; returns their paths
-    by name ("md", "html", "json", and one per plot)."""
-    run = read_run(run_dir)
+def write_report(run: Run, sections_of: SectionsFn) -> dict[str, Path]:
+    """Write report.md, report.html, report.json and plots/*.png into the run's folder, with the task's sections
+    (`sections_of(run, font)`) and provenance; returns their paths by name ("md", "html", "json", one per plot)."""
     font = plots.cjk_font()
-    if run.metrics.get("task") == "tagging":
-        sections, summary, builders = tagging_sections(run, font)
-    else:
-        sections, summary, builders = classification_sections(run, font)
+    sections, summary, builders = sections_of(run, font)
     images = plots.render_plots(run.folder / "plots", builders, font)
     sections.append(("Provenance", provenance(run.metrics, run.config_text)))
     summary.update({"cjk_font": font, "plots": [f"plots/{name}.png" for name in images]})

@@ -22,6 +22,11 @@ class Run:
     tokenizer: Path  # the model's tokenizer.json
 
     @property
+    def task(self) -> str:
+        """The task the run trained or evaluated (metrics.json's "task")."""
+        return self.metrics.get("task", "classification")
+
+    @property
     def split(self) -> str:
         """The final split: the one predictions.jsonl holds."""
         return "test" if "test" in self.metrics else "dev"

@@ -25,7 +25,6 @@ from ..io import atomic_save_tensors
 from .checkpoint import read_checkpoint, restore_rng, write_checkpoint
 from .distributed import total
 from .memory import keep_freed_memory, release_freed_memory
-from .tasks import ClassificationTask
 
 LOG_EVERY = 20  # steps between progress-bar updates; the loss is read from the device only then
 
@@ -69,7 +68,7 @@ class Trainer:
         model: nn.Module,
         config: TrainingConfig,
         device: torch.device,
-        task: ClassificationTask | Any,
+        task: Any,  # a task of nlp_lstm.tasks (or SequenceRegressor's): batching, loss, dev scoring
         checkpoint_dir: Path | None = None,
         progress: bool = True,
         verbose: bool = True,

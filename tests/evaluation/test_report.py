@@ -12,8 +12,8 @@ import pytest
 from conftest import assert_error, run_cli
 
 from nlp_lstm.evaluation.classification_report import CLASSIFICATION_PLOTS as PLOTS
-from nlp_lstm.evaluation.report import write_report
 from nlp_lstm.evaluation.uncertainty import bootstrap_intervals, expected_calibration_error
+from nlp_lstm.runs import report as write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEADINGS = ["Headline metrics", "Per-class metrics", "Confusion matrix", "Training curves", "Calibration",

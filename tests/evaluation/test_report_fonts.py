@@ -49,7 +49,8 @@ def test_without_a_cjk_font_the_report_says_so_only_when_labels_are_chinese(
     import json
     import shutil
 
-    from nlp_lstm.evaluation import plots, report
+    from nlp_lstm import runs
+    from nlp_lstm.evaluation import plots
     from nlp_lstm.evaluation.sections import font_note
 
     assert font_note(None, LABELS) and font_note(None, ["positive", "negative"]) == []
@@ -57,7 +58,7 @@ def test_without_a_cjk_font_the_report_says_so_only_when_labels_are_chinese(
     monkeypatch.setattr(plots, "cjk_font", lambda: None)
     copy = tmp_path / "run"
     shutil.copytree(classifier_run, copy, ignore=shutil.ignore_patterns("checkpoints", "plots", "report.*"))
-    paths = report.write_report(copy)
+    paths = runs.report(copy)
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["cjk_font"] is None
     assert "No CJK font" not in paths["md"].read_text(encoding="utf-8")  # labels 0 and 1: nothing to say
 
@@ -74,6 +75,6 @@ def test_without_a_cjk_font_the_report_says_so_only_when_labels_are_chinese(
         row["gold"], row["predicted"] = chinese[row["gold"]], chinese[row["predicted"]]
     (copy / "predictions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                             encoding="utf-8")
-    markdown = report.write_report(copy)["md"].read_text(encoding="utf-8")
+    markdown = runs.report(copy)["md"].read_text(encoding="utf-8")
     assert "No CJK font is installed, so Chinese characters in the plots may show as empty boxes" in markdown
     assert f"| {LABELS[0]} |" in markdown

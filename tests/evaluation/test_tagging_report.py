@@ -20,8 +20,8 @@ from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, Tr
 from nlp_lstm.data.tag_schemes import spans
 from nlp_lstm.errors import DataError
 from nlp_lstm.evaluation.metrics import tagging_metrics
-from nlp_lstm.evaluation.report import write_report
 from nlp_lstm.evaluation.tagging_report import TAGGING_PLOTS
+from nlp_lstm.runs import report as write_report
 from nlp_lstm.runs import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -54,8 +54,8 @@ def test_the_trainer_changes_malloc_only_when_the_config_asks(keep: bool, monkey
     import torch
 
     from nlp_lstm.config import TrainingConfig
+    from nlp_lstm.tasks.classification import ClassificationTask
     from nlp_lstm.training import trainer
-    from nlp_lstm.training.tasks import ClassificationTask
 
     calls = []
     monkeypatch.setattr(trainer, "keep_freed_memory", lambda: calls.append(1))
@@ -94,9 +94,9 @@ def test_the_trainer_releases_memory_before_training_and_after_each_phase(
     from nlp_lstm.config import ModelConfig, TrainingConfig
     from nlp_lstm.data.sources import load_texts
     from nlp_lstm.models.classifier import BiLSTMClassifier
+    from nlp_lstm.tasks.classification import ClassificationTask, EncodedSplit
     from nlp_lstm.text.tokenizers import TextTokenizer
     from nlp_lstm.training import trainer
-    from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit
 
     data = load_texts(f"tsv:{write_slice(sst2_dir / 'train.tsv', tmp_path / 'train.tsv', 0, 200)}", "sentence")
     labels = sorted(set(data.labels))

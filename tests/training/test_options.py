@@ -24,8 +24,9 @@ from nlp_lstm.models.dropout import EmbeddingDropout
 from nlp_lstm.models.encoder import BiLSTMEncoder
 from nlp_lstm.models.tagger import BiLSTMTagger
 from nlp_lstm.runs import train
+from nlp_lstm.tasks.classification import ClassificationTask, EncodedSplit
+from nlp_lstm.tasks.tagging import EncodedTagged, TaggingTask
 from nlp_lstm.training.class_weights import class_weights
-from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit, EncodedTagged, TaggingTask
 from nlp_lstm.training.unk_replacement import UnkReplacement
 
 # ---------------------------------------------------------------- dropout

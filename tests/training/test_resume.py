@@ -23,8 +23,9 @@ from safetensors.torch import load_file
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig, dump_config, load_config
 from nlp_lstm.errors import ConfigError, TrainingError, TrainingInterrupted
 from nlp_lstm.runs import train
+from nlp_lstm.tasks.classification import ClassificationTask
+from nlp_lstm.tasks.tagging import TaggingTask
 from nlp_lstm.training.checkpoint import read_checkpoint
-from nlp_lstm.training.tasks import ClassificationTask, TaggingTask
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING_KEYS = {"train_tokens_per_second", "train_seconds", "wall_seconds", "train_seconds_per_epoch",

@@ -21,9 +21,9 @@ from nlp_lstm.model_dir import FILES, SavedModel, save_model_dir
 from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.predictor import Predictor, predict_proba_ids
 from nlp_lstm.runs import RunResult, train
+from nlp_lstm.tasks.classification import ClassificationTask, EncodedSplit
 from nlp_lstm.text.tokenizers import TextTokenizer
 from nlp_lstm.training.checkpoint import read_checkpoint
-from nlp_lstm.training.tasks import ClassificationTask, EncodedSplit
 from nlp_lstm.training.trainer import Trainer
 
 CPU = torch.device("cpu")
