@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     # PyTorch's CPU threads on Linux are GNU OpenMP's, whose idle threads spin (300,000 turns by default) before
     # they sleep. When another process shares the cores (`--seeds N --jobs N`, two runs at once), spinning
     # threads take the cores from it; a short spin costs a process alone nothing (docs/performance.md). It only
-    # applies before torch is loaded, which this command does not do until now; a value the user set is kept.
+    # takes effect if torch is not loaded yet, and this command loads it only after this line; a value the user
+    # set is kept.
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     try:
         args.func(args)

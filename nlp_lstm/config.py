@@ -204,8 +204,8 @@ class TrainingConfig:
     unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
     precision: str = "fp32"  # fp32 | bf16 | fp16 (CUDA only): autocast of the forward pass in training
     checkpoint_every: int = 0  # also write checkpoints/last.safetensors every this many steps (0: at epoch ends)
-    # CPU: glibc keeps freed buffers for the next step (no page faults; zh-reviews steps 15% faster), but its
-    # heap can grow: SST-2 + GloVe peaked at 1,322 MB instead of 1,047 MB. See nlp_lstm/training/memory.py.
+    # CPU: glibc keeps freed buffers for the next step (no page faults: faster steps), but its heap can grow
+    # where buffers of many sizes come and go (nlp_lstm/training/memory.py; numbers in docs/performance.md)
     keep_freed_memory: bool = False
 
     def __post_init__(self) -> None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (issue 6): on a machine with CUDA, trains the default sentiment recipe a few hundred steps with
+# GPU check: on a machine with CUDA, trains the default sentiment recipe a few hundred steps with
 # cuDNN in fp32, bf16 and fp16 autocast, prints tokens/s next to the CPU's, and checks that the model predicts
 # the same on the GPU and on the CPU. A minute or two; exit status 0 when every check passes.
 #   bash scripts/gpu_check.sh                                   # embedded:zh-reviews

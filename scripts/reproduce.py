@@ -1,5 +1,5 @@
 """Train the reference recipes end to end over several seeds and write the results table, with the
-published BiLSTM results beside ours (README's "Reproduce" section shows its output).
+published BiLSTM results beside ours (docs/results.md shows its output).
 
     python scripts/reproduce.py                      # every recipe, 3 seeds each (hours on 2 CPU cores)
     python scripts/reproduce.py --quick              # a sanity pass: 1 seed, a few steps each (minutes)

@@ -1,4 +1,4 @@
-"""The benchmark scripts run end to end on small real slices and print the lines README quotes (their
+"""The benchmark scripts run end to end on small real slices and print the lines docs/performance.md quotes (their
 numbers are measured by running them, never asserted here)."""
 
 from __future__ import annotations

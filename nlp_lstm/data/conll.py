@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .sources import _lines, _read_text, load_hub_split
+from .readers import read_text, split_lines
+from .sources import load_hub_split
 from .specs import DataSpec, parse_spec
 
 KINDS = ("conll", "conllu", "wordtag", "embedded", "hub")
@@ -96,7 +97,7 @@ def read_conll(path: str | Path, token_column: int = 0, tag_column: int = -1,
     tags: list[list[str]] = []
     tokens: list[str] = []
     labels: list[str] = []
-    for number, line in enumerate(_lines(_read_text(Path(path).expanduser(), name)), start=1):
+    for number, line in enumerate(split_lines(read_text(Path(path).expanduser(), name)), start=1):
         if not line.strip() or line.split(maxsplit=1)[0] == DOCSTART:
             if tokens:
                 sentences.append(tokens)
@@ -155,7 +156,7 @@ def read_conllu(path: str | Path, tag_field: str = "upos") -> TaggedDataset:
     tags: list[list[str]] = []
     tokens: list[str] = []
     labels: list[str] = []
-    for number, line in enumerate(_lines(_read_text(Path(path).expanduser(), name)), start=1):
+    for number, line in enumerate(split_lines(read_text(Path(path).expanduser(), name)), start=1):
         if not line.strip():
             if tokens:
                 sentences.append(tokens)
@@ -202,7 +203,7 @@ def read_word_tag(path: str | Path) -> TaggedDataset:
     name = str(path)
     sentences: list[list[str]] = []
     tags: list[list[str]] = []
-    for number, line in enumerate(_lines(_read_text(Path(path).expanduser(), name)), start=1):
+    for number, line in enumerate(split_lines(read_text(Path(path).expanduser(), name)), start=1):
         pairs = [_split_word_tag(token, name, number) for token in line.split()]
         if pairs:
             sentences.append([word for word, _ in pairs])

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 from ..errors import DataError
-from .sources import _read_text, parse_json_line
+from .readers import parse_json_line, read_text
 
 
 def _read_jsonl(path: Path, text_field: str) -> list[str | list[str]]:
     """Texts, or pre-split token lists (a "tokens" list, for taggers), one JSON object per line."""
     inputs: list[str | list[str]] = []
-    for number, line in enumerate(_read_text(path, str(path)).split("\n"), start=1):
+    for number, line in enumerate(read_text(path, str(path)).split("\n"), start=1):
         if not line.strip():
             continue
         row = parse_json_line(line, f"{path}: line {number}")

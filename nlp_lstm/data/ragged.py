@@ -1,9 +1,6 @@
 """Token ids of many texts as two flat arrays, ids and offsets: 4 bytes a token instead of a Python list of
 Python ints a text (about 40 bytes a token), encoded a chunk at a time so the tokenizer's per-text objects
-never all exist at once.
-
-On 1,000,000 SST-2-like texts (14 tokens each) the lists and the tokenizer's Encoding objects took 2.3 GB
-at their peak; ragged arrays take 60 MB (measured in scripts/bench_memory.py --million).
+never all exist at once (memory at a million texts: docs/performance.md, scripts/bench_memory.py --million).
 """
 
 from __future__ import annotations

@@ -2,18 +2,17 @@
 
 By default glibc hands buffers over 128 KiB to the kernel when they are freed (and raises that limit only to
 32 MiB), so every training step maps its activations, gradients and oneDNN workspaces afresh and the kernel
-zero-fills each page on first touch. On the zh-reviews classifier (batch 64, 2 threads) that was 9,500 page
-faults and about 15% of the CPU time a step; keeping up to 128 MiB took the faults to none and the step
-from 5.3 to 4.7 s an epoch.
+zero-fills each page on first touch, a large share of a small model's step. Keeping up to 128 MiB of freed
+buffers removes those faults.
 
-The price is a heap that can grow where buffers of many sizes come and go: with it, the SST-2 + GloVe
-recipe peaked at 1,322 MB instead of 1,047 MB (scripts/bench_memory.py), while CoNLL and zh-reviews barely
-moved. So it is opt-in: `training.keep_freed_memory = true` (the zh-reviews recipe sets it).
+The price is a heap that can grow where buffers of many sizes come and go (the SST-2 + GloVe recipe peaks
+higher with it; docs/performance.md has the numbers and the command). So it is opt-in:
+`training.keep_freed_memory = true` (the zh-reviews recipe sets it).
 
 Either way the trainer hands the heap's free pages back between phases (`release_freed_memory`): after data
-preparation and at each epoch's end, a CoNLL-2003 + GloVe run had 320 MB of its 600 MB heap free but mapped,
-and the dev scoring that follows allocates its own large buffers on top. pyarrow's memory pool is emptied
-the same way (`release_arrow_memory`): it kept 200 MB of a 2,000,000-row parquet file's freed batches.
+preparation and at each epoch's end, much of the heap is free but still mapped, and the dev scoring that
+follows allocates its own large buffers on top. pyarrow's memory pool is emptied the same way
+(`release_arrow_memory`): it keeps the pages of freed record batches otherwise.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class EpochProgress:
 
 def adamw(params: list[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW, fused into one kernel where this torch has one for the device (CPU since torch 2.4): the default
-    loop takes 5.1 ms per step for the zh-reviews classifier's 1.2M parameters on 2 CPU threads, fused 0.4 ms."""
+    implementation loops over the parameters in Python, which costs more than the update itself for small models."""
     try:
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, ValueError, TypeError):  # no fused kernel for these parameters' device here
