@@ -37,17 +37,10 @@ def read_inputs(path: Path, text_field: str) -> list[str | list[str]]:
     list of pre-split words for taggers)."""
     if path.suffix == ".jsonl":
         return _read_jsonl(path, text_field)
-    if not path.is_file():
-        raise DataError(f"input file not found: {path}")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"{path}: not valid UTF-8 at byte {err.start} (line {line})") from None
+    text = read_text(path, str(path))  # strict UTF-8, BOM dropped
     # Split on "\n" only: str.splitlines also breaks at \f, \x1c-\x1e, \x85, U+2028 and U+2029, which
-    # occur inside real texts. A BOM and the CR of CRLF are dropped, as the data loaders do.
-    lines = text.removeprefix("\ufeff").split("\n")
+    # occur inside real texts. The CR of CRLF is dropped, as the data loaders do.
+    lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line
     return [line.removesuffix("\r") for line in lines]
