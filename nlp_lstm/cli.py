@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     texts = list(args.texts)
     if args.input is not None:
-        texts += read_inputs(Path(args.input), args.text_field)
+        read = read_inputs(Path(args.input), args.text_field)
+        if not read:
+            raise DataError(f"{args.input}: no texts to predict (the file is empty)")
+        texts += read
     if not texts:
         raise DataError("nothing to predict: give texts as arguments or --input FILE")
     predictions = predict(args.model_dir, texts, args.device or "auto")
@@ -209,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     try:
         args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+    except BrokenPipeError:
+        # the reader went away (`nlp-lstm predict ... | head -1`): stop quietly with SIGPIPE's status, as Unix
+        # tools do; stdout is pointed at /dev/null so the interpreter's final flush does not complain either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except TrainingInterrupted as err:
         print(f"nlp-lstm: {err}", file=sys.stderr)
         return 128 + err.signal_number

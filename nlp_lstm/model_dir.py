@@ -147,8 +147,10 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: s
     expected = FILES if found != "onnx" else ("config.json", "tokenizer.json", "labels.json", "model.onnx")
     missing = [name for name in expected if not (path / name).is_file()]
     if missing:
+        hint = f"; {path} is a run directory: its model is {path / 'model'}" if (path / "model" / "config.json"
+                                                                                ).is_file() else ""
         raise ModelDirError(f"{path} is not a complete model directory: missing {', '.join(missing)} "
-                            f"(expected {', '.join(expected)})")
+                            f"(expected {', '.join(expected)}){hint}")
     if found != "pytorch" and torch.device(device).type != "cpu":
         raise ModelDirError(f"{path} holds an {found} model, which runs on the CPU only; use --device cpu")
     config = _read_json(path / "config.json")

@@ -75,6 +75,9 @@ def test_predict_before_fit_raises_not_fitted():
     (["a", "b"], [1, 1], "The number of classes has to be greater than one; got 1 class"),
     (["a", None], [0, 1], r"X\[1\] is None; expected a string"),
     (["a", float("nan")], [0, 1], r"X\[1\] is NaN; expected a string"),
+    (["a", "b", "c"], [0.5, 1.0, 1.5], "Unknown label type: continuous"),
+    (["a", "b"], [["x", "y"], ["y"]], r"y\[0\] is a collection of labels .* multi-label classification is not "
+                                      r"supported yet"),
 ])
 def test_bad_inputs_are_named(X, y, message):
     with pytest.raises(ValueError, match=message):
@@ -125,8 +128,8 @@ def test_a_model_trained_by_the_cli_pipeline_loads_in_the_api(sst2_dir, tmp_path
     )
     result = train(config, tmp_path / "run", progress=False)
     clf = TextClassifier.load(result.model_dir, device="cpu")
-    assert clf.classes_.tolist() == ["0", "1"]  # the CLI keeps labels as the file writes them
-    assert clf.predict(["a great movie"])[0] in ("0", "1")
+    assert clf.classes_.tolist() == [0, 1]  # the file's labels are ints, so the estimator gives ints back
+    assert clf.predict(["a great movie"])[0] in (0, 1)
     assert clf.get_params()["hidden_size"] == 8
 
 

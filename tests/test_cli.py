@@ -464,3 +464,27 @@ def test_version_and_help_answer_without_loading_torch() -> None:
             "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert out.stdout.split() == ["nlp-lstm", "0.1.0", "False"], out.stderr
+
+
+def test_predict_into_a_closed_pipe_stops_quietly(trained_run: Path, tmp_path: Path) -> None:
+    source = tmp_path / "many.txt"
+    source.write_text("a fine film\n" * 5000, encoding="utf-8")
+    command = [sys.executable, "-m", "nlp_lstm", "predict", str(trained_run / "model"), "--input", str(source)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    first = process.stdout.readline()
+    process.stdout.close()  # what `| head -1` does after its line
+    process.wait(timeout=120)
+    assert first.decode().split("\t")[2].strip() == "a fine film"
+    assert process.stderr.read().decode() == ""
+    assert process.returncode == 141  # 128 + SIGPIPE, as `yes | head -1` leaves yes
+
+
+def test_predict_from_an_empty_file_says_the_file_is_empty(capsys, trained_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    assert_error(capsys, ["predict", trained_run / "model", "--input", tmp_path / "empty.txt"],
+                 f"{tmp_path / 'empty.txt'}: no texts to predict (the file is empty)")
+
+
+def test_a_run_directory_given_for_a_model_names_its_model_folder(capsys, trained_run: Path) -> None:
+    for command in (["predict", trained_run, "fine"], ["evaluate", trained_run, "--data", "tsv:x.tsv"]):
+        assert_error(capsys, command, f"{trained_run} is a run directory: its model is {trained_run / 'model'}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ..data.sources import TextDataset
@@ -75,7 +76,8 @@ class TextClassifier(ClassifierMixin, ConfigEstimator):
         params = estimator_params(saved.config, cls.task) or _older_params(saved)
         estimator = cls(**{**params, "device": device})
         labels = saved.labels
-        int_labels = saved.config.get("api", {}).get("label_kind") == "int"
+        kind = saved.config.get("api", {}).get("label_kind")
+        int_labels = kind == "int" or (kind is None and all(_is_int_text(label) for label in labels))
         estimator.classes_ = np.array([int(c) for c in labels] if int_labels else labels)
         estimator.saved_ = saved
         estimator.tokenizer_ = saved.tokenizer
@@ -93,9 +95,14 @@ def _splits(X: Any, y: Any, eval_set: Any) -> tuple[dict[str, TextDataset], np.n
     if y is None:
         raise ValueError("y is required with X: one label per text")
     check_consistent_length(texts, y)
+    for i, label in enumerate(y):
+        if isinstance(label, (list, tuple, set, frozenset, np.ndarray)):
+            raise ValueError(f"y[{i}] is a collection of labels ({_short(label)}): multi-label classification is "
+                             f"not supported yet; give one label per text")
     labels = np.asarray(y)
     if labels.ndim != 1 or any(label is None for label in labels.tolist()):
         raise ValueError("y must be a 1-d list of labels without None")
+    check_classification_targets(labels)  # scikit-learn's refusal of continuous targets (0.5, 1.7, ...)
     classes = np.unique(labels)
     if len(classes) < 2:
         raise ValueError(f"The number of classes has to be greater than one; got {len(classes)} class")
@@ -109,6 +116,16 @@ def _splits(X: Any, y: Any, eval_set: Any) -> tuple[dict[str, TextDataset], np.n
                              f"{classes.tolist()}")
         splits["dev"] = TextDataset(dev_texts, [str(label) for label in dev_labels.tolist()], "eval_set")
     return splits, classes
+
+
+def _is_int_text(label: str) -> bool:
+    """A label that a data file wrote as an int ("0", "-1"); a model trained from files keeps labels as text."""
+    return label.lstrip("-").isdigit() and str(int(label)) == label
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def _older_params(saved: Any) -> dict[str, Any]:
