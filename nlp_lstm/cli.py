@@ -35,11 +35,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.precision is not None:
         config.training.precision = args.precision
     name, progress = Path(args.config).stem, not args.no_progress
+    if args.overwrite and seeds > 1:
+        raise ConfigError("--overwrite replaces one run; give a --seeds run a new --output")
     if args.resume is not None and seeds > 1:
         raise ConfigError("--resume continues one run; resume each seed-K directory of a --seeds run on its own")
     if seeds == 1:
         try:
-            train(config, args.output, name=name, progress=progress, resume=args.resume)
+            train(config, args.output, name=name, progress=progress, resume=args.resume, overwrite=args.overwrite)
         except TrainingInterrupted as err:
             run_dir = err.checkpoint_dir.parent if err.checkpoint_dir else args.output
             raise TrainingInterrupted(f"{err}; go on with: nlp-lstm train {args.config} --resume {run_dir}"
@@ -145,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set training.epochs=3 (repeatable)")
     p.add_argument("--output", help="run directory (default: runs/CONFIG_NAME, numbered if taken)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --output (a folder that holds no run is never touched)")
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
                    help="autocast the training forward pass: bf16 (CUDA or CPU) or fp16 (CUDA, with loss scaling); "

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,13 +46,20 @@ class RunResult:
         return self.run_dir / "model"
 
 
-def choose_run_dir(output: str | Path | None, name: str, runs_root: str | Path = "runs") -> Path:
-    """`output` if given (it must not hold a run already), else the first free runs/NAME[-N]."""
+def choose_run_dir(output: str | Path | None, name: str, runs_root: str | Path = "runs",
+                   overwrite: bool = False) -> Path:
+    """`output` if given (it must not hold a run already, unless `overwrite` replaces it), else the first free
+    runs/NAME[-N]."""
     if output is not None:
         path = Path(output)
         if path.exists() and any(path.iterdir()):
-            raise ConfigError(f"output directory {path} is not empty; choose another --output "
-                              f"(nothing there was changed)")
+            if not overwrite:
+                raise ConfigError(f"output directory {path} is not empty; choose another --output, or add "
+                                  f"--overwrite to replace the run in it (nothing there was changed)")
+            if not (path / "config.toml").is_file():
+                raise ConfigError(f"--overwrite replaces a run directory, but {path} holds no run (no config.toml);"
+                                  f" choose another --output (nothing there was changed)")
+            shutil.rmtree(path)
         return path
     path = Path(runs_root) / name
     suffix = 1
@@ -62,8 +70,8 @@ def choose_run_dir(output: str | Path | None, name: str, runs_root: str | Path =
 
 
 def resumable_run(run_dir: str | Path, config: Config) -> Path:
-    """`run_dir` if it holds an unfinished run of this same config with a checkpoint, else a ConfigError
-    saying what differs or is missing."""
+    """`run_dir` if it holds an unfinished run of this same config, else a ConfigError saying what differs or is
+    missing."""
     run_dir = Path(run_dir)
     saved_path = run_dir / "config.toml"
     if not saved_path.is_file():
@@ -81,10 +89,6 @@ def resumable_run(run_dir: str | Path, config: Config) -> Path:
     if differ:
         raise ConfigError(f"--resume {run_dir}: the config differs from the run's {saved_path} ("
                           + "; ".join(differ) + "); resume with the same config and --set options")
-    if not (run_dir / "checkpoints" / "last.safetensors").is_file():
-        raise ConfigError(f"--resume {run_dir}: no checkpoint yet ({run_dir / 'checkpoints' / 'last.safetensors'}"
-                          f" is written at the end of the first epoch, every training.checkpoint_every steps, and "
-                          f"on SIGINT or SIGTERM); start the run again instead")
     return run_dir
 
 
@@ -94,22 +98,31 @@ def train(
     name: str = "run",
     progress: bool = True,
     resume: str | Path | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Train a classifier or tagger as `config` says, evaluate it on dev and test, write a run directory.
-    `resume`: a run directory of the same config to go on with from its last checkpoint, exactly."""
+    `resume`: a run directory of the same config to go on with from its last checkpoint, exactly (a run stopped
+    before its first checkpoint starts again). `overwrite`: replace the run in `output`."""
     started = time.perf_counter()
     if distributed.launched_by_torchrun():
-        return _train_distributed(config, output, name, progress, resume)
+        return _train_distributed(config, output, name, progress, resume, overwrite)
     device = resolve_device(config.training.device)
     autocast_dtype(config.training.precision, device)  # fp16 without CUDA: say so before loading any data
     if resume is not None and output is not None:
         raise ConfigError("--resume continues in the run's own directory; leave out --output")
-    run_dir = resumable_run(resume, config) if resume is not None else choose_run_dir(output, name)
-    return _train(config, run_dir, device, progress, resume is not None, started)
+    if resume is None:
+        return _train(config, choose_run_dir(output, name, overwrite=overwrite), device, progress, False, started)
+    run_dir = resumable_run(resume, config)
+    checkpoint = run_dir / "checkpoints" / "last.safetensors"
+    if not checkpoint.is_file():
+        print(f"note: {run_dir} stopped before its first checkpoint ({checkpoint} is written at the end of the "
+              f"first epoch, every training.checkpoint_every steps, and on SIGINT or SIGTERM); training it again "
+              f"from the start")
+    return _train(config, run_dir, device, progress, checkpoint.is_file(), started)
 
 
 def _train_distributed(config: Config, output: str | Path | None, name: str, progress: bool,
-                       resume: str | Path | None) -> RunResult:
+                       resume: str | Path | None, overwrite: bool) -> RunResult:
     """One rank of a torchrun job: every rank trains on its share of each batch; rank 0 alone chooses the run
     directory, prints, and writes files."""
     if resume is not None:
@@ -118,7 +131,8 @@ def _train_distributed(config: Config, output: str | Path | None, name: str, pro
     where, device = distributed.start(config.training.device)
     autocast_dtype(config.training.precision, device)
     try:
-        run_dir = Path(distributed.share(str(choose_run_dir(output, name)) if where.is_main else None))
+        run_dir = Path(distributed.share(str(choose_run_dir(output, name, overwrite=overwrite)) if where.is_main
+                                         else None))
         if not where.is_main:
             with contextlib.redirect_stdout(io.StringIO()):
                 _train(config, run_dir, device, False, False, time.perf_counter(), where)

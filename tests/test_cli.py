@@ -9,8 +9,10 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -488,3 +490,27 @@ def test_predict_from_an_empty_file_says_the_file_is_empty(capsys, trained_run: 
 def test_a_run_directory_given_for_a_model_names_its_model_folder(capsys, trained_run: Path) -> None:
     for command in (["predict", trained_run, "fine"], ["evaluate", trained_run, "--data", "tsv:x.tsv"]):
         assert_error(capsys, command, f"{trained_run} is a run directory: its model is {trained_run / 'model'}")
+
+
+def test_overwrite_replaces_a_run_but_never_a_folder_of_other_files(capsys, data_dir: Path, run_copy: Path,
+                                                                     tmp_path: Path) -> None:
+    (run_copy / "stale.txt").write_text("from the run before", encoding="utf-8")
+    code, out, err = run_cli(capsys, *train_argv(data_dir / "tiny.toml", run_copy), "--overwrite")
+    assert code == 0, err
+    assert not (run_copy / "stale.txt").exists() and (run_copy / "metrics.json").is_file()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep me", encoding="utf-8")
+    assert_error(capsys, [*train_argv(data_dir / "tiny.toml", other), "--overwrite"],
+                 f"--overwrite replaces a run directory, but {other} holds no run")
+    assert (other / "mine.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(data_dir: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "nlp_lstm", *train_argv(data_dir / "tiny.toml", tmp_path / "run")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    time.sleep(0.8)  # inside `import torch` and the data loading that follows, before the first epoch
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and len(err.splitlines()) <= 1, err

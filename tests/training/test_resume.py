@@ -181,14 +181,26 @@ def test_resume_refuses_another_config_a_finished_run_and_a_run_without_a_checkp
     early = tmp_path / "early"
     early.mkdir()
     (early / "config.toml").write_text(dump_config(config), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"no checkpoint yet .*start the run again instead"):
-        train(config, resume=early)
     other = load_config(recipe, ["training.learning_rate=0.02", "model.hidden_size=16"])
     with pytest.raises(ConfigError, match=r"the config differs from the run's .*model.hidden_size: run 32, now 16; "
                                           r"training.learning_rate: run 0.01, now 0.02"):
         train(other, resume=early)
     with pytest.raises(ConfigError, match="leave out --output"):
         train(config, tmp_path / "elsewhere", resume=early)
+
+
+def test_resuming_a_run_stopped_before_its_first_checkpoint_trains_it_again(
+        recipe: Path, unbroken: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = load_config(recipe)
+    early = tmp_path / "early"
+    early.mkdir()
+    (early / "config.toml").write_text(dump_config(config), encoding="utf-8")  # what Ctrl-C in epoch 1 leaves
+    (early / "history.jsonl").write_text("", encoding="utf-8")
+    result = train(config, resume=early, progress=False)
+    assert "stopped before its first checkpoint" in capsys.readouterr().out
+    assert result.run_dir == early
+    assert json.loads((early / "metrics.json").read_text())["dev"] == \
+        json.loads((unbroken / "metrics.json").read_text())["dev"]
 
 
 def test_a_truncated_or_foreign_checkpoint_is_named_and_nothing_is_trained(recipe: Path, unbroken: Path,
