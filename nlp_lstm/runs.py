@@ -159,21 +159,26 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     print(f"data: {', '.join(f'{k} {v:,}' for k, v in prepared.sizes.items())} | {prepared.summary} | "
           f"vocab {len(prepared.saved.tokenizer):,} | device {device}"
           + (f" | {where.world_size} processes" if where else ""))
+    for split, dataset in prepared.splits.items():
+        print(f"  {split}: {dataset.source}")
     if "pretrained" in prepared.data_notes:
         print(format_coverage(prepared.data_notes["pretrained"]))
     trainer = Trainer(prepared.model, prepared.training, device, prepared.task, run_dir / "checkpoints", progress)
     result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume)
     save_model_dir(run_dir / "model", prepared.saved)
     metrics = _run_metrics(config, prepared, result, device, where)
-    final_split = "test" if "test" in prepared.splits else "dev"
+    final_split = metrics["final_split"]
     for split in ("dev", "test"):
         if split not in prepared.splits:
             continue
         split_metrics, predictions = trainer.evaluate(encoded[split])
+        split_metrics["baselines"] = prepared.task.baselines(prepared.splits["train"], prepared.splits[split])
         metrics[split] = split_metrics
         print(get_task(config.task).format_metrics(split_metrics, split))
+        print(_baseline_line(split_metrics["baselines"]))
         if split == final_split:
             prepared.task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
+    _warn_about_the_final_split(metrics, final_split)
     metrics["wall_seconds"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
@@ -200,6 +205,28 @@ def _start_run_files(run_dir: Path, config: Config, resume: bool) -> Any:
     return log_epoch
 
 
+def _baseline_line(baselines: dict[str, dict[str, Any]]) -> str:
+    """One terminal line per baseline: its name and scores."""
+    lines = []
+    for name, scores in baselines.items():
+        label = f" ({scores['label']!r})" if "label" in scores else ""
+        values = "  ".join(f"{key.replace('_', ' ')} {value:.4f}" for key, value in scores.items() if key != "label")
+        lines.append(f"  baseline, {name.replace('_', ' ')}{label}: {values}")
+    return "\n".join(lines)
+
+
+def _warn_about_the_final_split(metrics: dict[str, Any], final_split: str) -> None:
+    """Say plainly when the headline scores are on the early-stopping split, and when a class is never predicted."""
+    if final_split == "dev":
+        print("note: there is no test split, so the final scores are on dev, the split that chose the best epoch: "
+              "they are optimistic. Set data.test, or data.test_fraction to carve one out of train")
+    never = metrics[final_split].get("never_predicted", [])
+    if metrics["task"] == "classification" and never:
+        print(f"warning: on {final_split} the model never predicts {', '.join(repr(label) for label in never)}; "
+              f"compare it with the majority-class baseline above (class weights may help: "
+              f"training.class_weights = \"balanced\")")
+
+
 def _run_metrics(config: Config, prepared: Prepared, result: TrainResult, device: torch.device,
                  where: distributed.Distributed | None) -> dict[str, Any]:
     """metrics.json of a training run, before the dev and test scores are added."""
@@ -210,6 +237,8 @@ def _run_metrics(config: Config, prepared: Prepared, result: TrainResult, device
         "epochs_trained": len(history),
         "steps": result.steps,
         "early_stopping_metric": prepared.training.metric,
+        "final_split": "test" if "test" in sizes else "dev",  # the split of the headline scores and predictions
+        "final_split_chose_the_epoch": "test" not in sizes,  # no test split: dev chose the best epoch
         "data": {"sizes": sizes, "labels": prepared.saved.labels, "vocab_size": len(prepared.saved.tokenizer),
                  "train": config.data.train, "dev": config.data.dev or f"{config.data.train} (held out)",
                  "test": config.data.test or (f"{config.data.train} (held out)" if "test" in sizes else None),

@@ -514,3 +514,35 @@ def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(data_dir: 
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "Traceback" not in err and len(err.splitlines()) <= 1, err
+
+
+def test_a_config_without_training_data_is_an_error_not_the_bundled_corpus(capsys, tmp_path: Path) -> None:
+    config = tmp_path / "no_data.toml"
+    config.write_text("[model]\nhidden_size = 16\n", encoding="utf-8")
+    assert_error(capsys, train_argv(config, tmp_path / "run"), "data.train is empty: name the training data")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_names_its_sources_and_says_when_its_headline_is_on_the_early_stopping_split(
+        capsys, data_dir: Path, trained_run: Path) -> None:
+    code, out, err = run_cli(capsys, *train_argv(data_dir / "tiny.toml", trained_run.parent / "again"))
+    assert code == 0, err
+    assert f"  train: tsv:{data_dir / 'train.tsv'}\n  dev: tsv:{data_dir / 'dev.tsv'}\n" in out
+    assert "note: there is no test split, so the final scores are on dev, the split that chose the best epoch" in out
+    metrics = json.loads((trained_run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["final_split"] == "dev" and metrics["final_split_chose_the_epoch"] is True
+    report = (trained_run / "report.md").read_text(encoding="utf-8")
+    assert "There is no test split: these scores are on dev, the split that chose the best epoch" in report
+
+
+def test_the_majority_baseline_is_the_training_majority_scored_on_dev(data_dir: Path, trained_run: Path) -> None:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    train = load_texts(f"tsv:{data_dir / 'train.tsv'}")
+    dev = load_texts(f"tsv:{data_dir / 'dev.tsv'}")
+    majority = max(sorted(set(train.labels)), key=train.labels.count)
+    expected = {"label": majority, "accuracy": accuracy_score(dev.labels, [majority] * len(dev)),
+                "macro_f1": f1_score(dev.labels, [majority] * len(dev), average="macro", zero_division=0)}
+    metrics = json.loads((trained_run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["dev"]["baselines"] == {"majority": pytest.approx(expected)}
+    assert "majority baseline" in (trained_run / "report.md").read_text(encoding="utf-8")

@@ -297,3 +297,22 @@ def test_peoples_daily_pos_recipe_and_word_level_predict(capsys, tmp_path: Path)
     check_printed_tags(out, [text.split()], labels)
     assert "entities:" not in out
     assert out == expected_output(TagPredictor.load(run / "model", "cpu"), [text])
+
+
+def test_the_most_frequent_tag_baseline_is_computed_from_train_and_scored_on_dev(conll_run: tuple[Path, str]) -> None:
+    run, out = conll_run
+    data = REPO_ROOT.parent / "shared" / "data" / "conll2003"
+    train, dev = read_conll(data / "eng.train", 0, 3), read_conll(data / "eng.testa", 0, 3)
+    counts: dict[str, dict[str, int]] = {}
+    for words, tags in zip(train.sentences, train.tags):
+        for word, tag in zip(words, tags):
+            counts.setdefault(word, {}).setdefault(tag, 0)
+            counts[word][tag] += 1
+    every = [tag for tags in train.tags for tag in tags]
+    overall = max(sorted(set(every)), key=every.count)
+    best = {word: max(sorted(tags), key=tags.__getitem__) for word, tags in counts.items()}
+    predicted = [[best.get(word, overall) for word in words] for words in dev.sentences]
+    expected = tagging_metrics(dev.tags, predicted, "iob1")
+    baseline = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["dev"]["baselines"]["most_frequent_tag"]
+    assert baseline == pytest.approx({key: expected[key] for key in ("accuracy", "macro_f1", "f1")})
+    assert f"baseline, most frequent tag: accuracy {expected['accuracy']:.4f}" in out

@@ -246,7 +246,6 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     ("training.device=tpu", "The 'training.device' parameter must be auto, cpu, cuda or cuda:N. "
                             "Got 'tpu' instead."),
     ("training.device=0", "The 'training.device' parameter must be auto, cpu, cuda or cuda:N. Got 0 instead."),
-    ("data.train=", "The 'data.train' parameter must be a data spec string. Got '' instead."),
     ("data.dev=5", "The 'data.dev' parameter must be a data spec string or \"\". Got 5 instead."),
     ("data.text_column=1", "The 'data.text_column' parameter must be a non-empty string. Got 1 instead."),
     ("data.label_column=", "The 'data.label_column' parameter must be a non-empty string. Got '' instead."),

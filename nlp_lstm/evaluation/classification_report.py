@@ -19,6 +19,7 @@ from .sections import (
     font_note,
     length_bucket,
     length_buckets,
+    split_warnings,
     training_section,
     truncate,
 )
@@ -53,6 +54,10 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
     headline = [[name, f4(final[key]), f4(intervals[key]["low"]), f4(intervals[key]["high"])]
                 for name, key in (("accuracy", "accuracy"), ("macro F1", "macro_f1"))]
     headline.append(["weighted F1", f4(final["weighted_f1"]), "", ""])
+    for name, scores in final.get("baselines", {}).items():
+        what = f"{name.replace('_', ' ')} baseline" + (f" ({scores['label']})" if "label" in scores else "")
+        headline += [[f"{what}: accuracy", f4(scores["accuracy"]), "", ""],
+                     [f"{what}: macro F1", f4(scores["macro_f1"]), "", ""]]
     report = final["classification_report"]
     per_class = [[name, f4(report[name]["precision"]), f4(report[name]["recall"]), f4(report[name]["f1-score"]),
                   str(int(report[name]["support"]))] for name in [*labels, "macro avg", "weighted avg"]]
@@ -72,6 +77,7 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
         ("Headline metrics", [
             ("p", f"Final split: {split} (n={final['n_samples']:,}); 95% intervals: percentile bootstrap, "
                   f"{BOOTSTRAP_RESAMPLES:,} resamples of predictions.jsonl, seed {BOOTSTRAP_SEED}."),
+            *split_warnings(run.metrics, split),
             ("table", ["metric", "value", "95% CI low", "95% CI high"], headline)]),
         ("Per-class metrics", [("table", ["label", "precision", "recall", "F1", "support"], per_class),
                                ("img", "per_class_f1", "Per-class F1"), *font_note(font, labels)]),
@@ -98,6 +104,8 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
         **gate_plots,
     }
     summary = {"task": "classification", "split": split, "n_samples": final["n_samples"],
+               "final_split_chose_the_epoch": bool(metrics.get("final_split_chose_the_epoch")),
+               "baselines": final.get("baselines", {}), "never_predicted": final.get("never_predicted", []),
                "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "confidence": 0.95,
                              "accuracy": {"estimate": final["accuracy"], **intervals["accuracy"]},
                              "macro_f1": {"estimate": final["macro_f1"], **intervals["macro_f1"]}},

@@ -27,6 +27,9 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
         "labels": labels,
         "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+    # labels the data has that the model never predicts: a sign it learned to ignore a class
+    order = {label: k for k, label in enumerate(labels)}
+    metrics["never_predicted"] = sorted(set(y_true) - set(y_pred), key=lambda label: order.get(label, len(order)))
     return metrics
 
 

@@ -118,6 +118,20 @@ def data_section(data: dict[str, Any], intro: str, unit: str) -> tuple[list[Bloc
                     "label_distribution": lambda: plots.label_distribution(stats, kind)}
 
 
+def split_warnings(metrics: dict[str, Any], split: str) -> list[Block]:
+    """What a reader must know before trusting the headline: it is on the split that chose the epoch, or a
+    class is never predicted."""
+    blocks: list[Block] = []
+    if metrics.get("final_split_chose_the_epoch"):
+        blocks.append(("p", f"There is no test split: these scores are on {split}, the split that chose the best "
+                            f"epoch, so they are optimistic."))
+    never = metrics.get(split, {}).get("never_predicted", [])
+    if metrics.get("task") == "classification" and never:
+        blocks.append(("p", f"The model never predicts {', '.join(str(label) for label in never)} on {split}: "
+                            f"compare it with the majority-class baseline."))
+    return blocks
+
+
 def provenance(metrics: dict[str, Any], config_text: str) -> list[Block]:
     """Seed, device, wall time, package versions of the run, and its config."""
     rows = [["seed", str(metrics.get("seed", ""))], ["device", str(metrics.get("device", ""))],

@@ -14,7 +14,17 @@ from . import plots
 from .gates import gate_section
 from .render import Block, Section
 from .run_files import Run
-from .sections import Builders, accuracy_by, data_section, f4, font_note, length_bucket, training_section, truncate
+from .sections import (
+    Builders,
+    accuracy_by,
+    data_section,
+    f4,
+    font_note,
+    length_bucket,
+    split_warnings,
+    training_section,
+    truncate,
+)
 from .uncertainty import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, sentence_bootstrap_intervals
 
 N_EXAMPLES = 8
@@ -51,11 +61,15 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
         headline_rows += [[f"entity {title}", f4(final[name]), f4(intervals[name]["low"]), f4(intervals[name]["high"])]
                           for name, title in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))]
     headline_rows.append(["macro F1 over tags", f4(final["macro_f1"]), "", ""])
+    for baseline, scores in final.get("baselines", {}).items():
+        headline_rows += [[f"{baseline.replace('_', ' ')} baseline: {key.replace('_', ' ')}", f4(value), "", ""]
+                          for key, value in scores.items()]
     headline: list[Block] = [
         ("p", f"Final split: {split} ({len(gold):,} sentences, {sum(counts['tokens']):,} tokens). 95% intervals: "
               f"percentile bootstrap over sentences, {BOOTSTRAP_RESAMPLES:,} resamples of predictions.jsonl, "
               f"seed {BOOTSTRAP_SEED}." + (" Entities are exact spans (type and both boundaries), scored as "
                                             "conlleval does." if scheme else "")),
+        *split_warnings(metrics, split),
         ("table", ["metric", "value", "95% CI low", "95% CI high"], headline_rows)]
     unseen = (data.get("unseen_tags") or {}).get(split)
     if unseen:
@@ -118,7 +132,8 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
     }
     summary: dict[str, Any] = {
         "task": "tagging", "split": split, "n_sentences": len(gold), "n_tokens": sum(counts["tokens"]),
-        "scheme": scheme,
+        "scheme": scheme, "baselines": final.get("baselines", {}),
+        "final_split_chose_the_epoch": bool(metrics.get("final_split_chose_the_epoch")),
         "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "confidence": 0.95, "unit": "sentence",
                       **{name: {"estimate": final[name], **interval} for name, interval in intervals.items()}},
         "sentences_with_errors": n_wrong}

@@ -40,6 +40,9 @@ def prepare(config: Config, splits: dict[str, Any] | None = None, labels: Sequen
         raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
                           "macro_f1")
     task = get_task(config.task)
+    if splits is None and not config.data.train:
+        raise ConfigError('data.train is empty: name the training data, e.g. [data] train = "csv:reviews.csv" '
+                          '(docs/data.md lists the kinds of data spec)')
     torch.manual_seed(config.training.seed)
     prepared = task.prepare(config, splits or task.read_splits(config.data), labels, cache_vectors)
     prepared.saved.config["run_config"] = config.to_dict()  # what the estimators' `load` restores

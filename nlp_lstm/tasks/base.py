@@ -71,6 +71,11 @@ class Task:
         """predictions.jsonl: one JSON object per example, gold beside predicted."""
         raise NotImplementedError
 
+    def baselines(self, train: Any, dataset: Any) -> dict[str, dict[str, Any]]:
+        """What a trivial model learned from `train` scores on `dataset`, by baseline name: the bar the
+        LSTM must clear."""
+        raise NotImplementedError
+
     # ---- the rest of a run
     @classmethod
     def read(cls, spec: str, columns: dict[str, Any], role: str = "train") -> Any:

@@ -4,6 +4,7 @@ probability of the predicted label."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,12 @@ class ClassificationTask(Task):
             rows.append({"text": text, "gold": gold, "predicted": self.label_names[k],
                          "confidence": round(float(probs[k]), 6)})
         write_jsonl(path, rows)
+
+    def baselines(self, train: TextDataset, dataset: TextDataset) -> dict[str, dict[str, Any]]:
+        """The majority class of the training labels (a tie: the first in label order), predicted for every text."""
+        majority = max(self.label_names, key=Counter(train.labels).__getitem__)
+        metrics = classification_metrics(dataset.labels, [majority] * len(dataset), self.label_names)
+        return {"majority": {"label": majority, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}}
 
     @classmethod
     def read(cls, spec: str, columns: dict[str, Any], role: str = "train") -> TextDataset:

@@ -6,6 +6,7 @@ None); predictions are converted back to the data's scheme before scoring and wr
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,20 @@ class TaggingTask(Task):
         """{"tokens", "gold", "predicted"} per sentence, tags in the data's scheme."""
         write_jsonl(path, [{"tokens": list(tokens), "gold": list(gold), "predicted": list(tags)}
                            for tokens, gold, tags in zip(dataset.sentences, dataset.tags, predicted)])
+
+    def baselines(self, train: TaggedDataset, dataset: TaggedDataset) -> dict[str, dict[str, Any]]:
+        """Each word's most frequent training tag (unseen words: the most frequent tag of all; a tie: the first
+        tag in sorted order)."""
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for words, tags in zip(train.sentences, train.tags):
+            for word, tag in zip(words, tags):
+                counts[word][tag] += 1
+        most = lambda counter: min(counter, key=lambda tag: (-counter[tag], tag))  # noqa: E731
+        best = {word: most(tags) for word, tags in counts.items()}
+        overall = most(Counter(tag for tags in train.tags for tag in tags))
+        predicted = [[best.get(word, overall) for word in words] for words in dataset.sentences]
+        metrics = tagging_metrics(dataset.tags, predicted, self.data_scheme)
+        return {"most_frequent_tag": {key: metrics[key] for key in ("accuracy", "macro_f1", "f1") if key in metrics}}
 
     @classmethod
     def read(cls, spec: str, columns: dict[str, Any], role: str = "train") -> TaggedDataset:

@@ -123,7 +123,7 @@ def test_zh_reviews_80_10_10_split(zh_reviews: TextDataset) -> None:
 
 
 def test_default_config_has_no_test_set() -> None:
-    splits = load_splits(DataConfig())
+    splits = load_splits(DataConfig(train="embedded:zh-reviews"))
     assert set(splits) == {"train", "dev"}
     assert len(splits["dev"]) == 1737 and len(splits["train"]) == 17363 - 1737
 
