@@ -62,14 +62,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from .data.inputs import read_inputs
-    from .runs import predict
+    from .runs import predict, prediction_inputs
 
     texts = list(args.texts)
     if args.input is not None:
-        read = read_inputs(Path(args.input), args.text_field)
+        read, note = prediction_inputs(args.model_dir, args.input, args.text_column)
         if not read:
             raise DataError(f"{args.input}: no texts to predict (the file is empty)")
+        print(note, file=sys.stderr)
         texts += read
     if not texts:
         raise DataError("nothing to predict: give texts as arguments or --input FILE")
@@ -177,9 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="label texts with a saved model")
     p.add_argument("model_dir", help="a model directory")
     p.add_argument("texts", nargs="*", help="texts to label")
-    p.add_argument("--input", help="a .txt file (one text or sentence per line) or .jsonl file (one object per "
-                                   "line with a text field, or a \"tokens\" list for taggers)")
-    p.add_argument("--text-field", default="text", help="field holding the text in --input .jsonl (default: text)")
+    p.add_argument("--input", help="a file or spec of texts: .txt (one text or sentence a line), .jsonl (objects with "
+                                   "a text field, or a \"tokens\" list for taggers), .csv / .tsv / .parquet (a text "
+                                   "column by name), or KIND:PATH with KIND txt, csv, tsv, jsonl or parquet")
+    p.add_argument("--text-column", "--text-field", dest="text_column",
+                   help="the column (or jsonl field) holding the texts (default: the one the model was trained with, "
+                        "else text)")
     p.add_argument("--output", help="write predictions as JSON lines here instead of printing them")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_predict)

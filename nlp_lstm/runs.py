@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from .config import Config, dump_config, load_config
+from .data.inputs import read_inputs
 from .device import autocast_dtype, resolve_device
 from .errors import ConfigError, DataError
 from .evaluation.report import write_report
@@ -301,6 +302,18 @@ def predict(
     resolved = inference_device(model_dir, device)
     saved = load_model_dir(model_dir, resolved)
     return get_task(saved.task).predictor(saved, resolved).predict(texts)
+
+
+def prediction_inputs(model_dir: str | Path, source: str, text_column: str | None = None
+                      ) -> tuple[list[str] | list[list[str]], str]:
+    """The texts of an --input file or spec (`data.inputs.read_inputs`), by default from the text column the model
+    was trained with; and a line saying what was read."""
+    column = text_column
+    if column is None:
+        config_path = Path(model_dir) / "config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+        column = (config.get("data") or {}).get("text_column", "text") if isinstance(config, dict) else "text"
+    return read_inputs(source, column)
 
 
 def report(run_dir: str | Path) -> dict[str, Path]:

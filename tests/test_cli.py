@@ -477,7 +477,7 @@ def test_predict_into_a_closed_pipe_stops_quietly(trained_run: Path, tmp_path: P
     process.stdout.close()  # what `| head -1` does after its line
     process.wait(timeout=120)
     assert first.decode().split("\t")[2].strip() == "a fine film"
-    assert process.stderr.read().decode() == ""
+    assert process.stderr.read().decode() == f"read 5,000 texts from {source}: txt lines\n"  # no error
     assert process.returncode == 141  # 128 + SIGPIPE, as `yes | head -1` leaves yes
 
 
@@ -546,3 +546,20 @@ def test_the_majority_baseline_is_the_training_majority_scored_on_dev(data_dir: 
     metrics = json.loads((trained_run / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["dev"]["baselines"] == {"majority": pytest.approx(expected)}
     assert "majority baseline" in (trained_run / "report.md").read_text(encoding="utf-8")
+
+
+def test_predict_reads_a_csv_by_its_text_column_not_as_lines(capsys, trained_run: Path, tmp_path: Path) -> None:
+    reviews = [("a fine, funny film", "positive"), ("dull, \"and\" far too long", "negative")] * 50
+    source = tmp_path / "my.csv"
+    source.write_text("review,sentiment\n" + "".join(f'"{t.replace(chr(34), chr(34) * 2)}",{s}\n' for t, s in reviews),
+                      encoding="utf-8")
+    out_file = tmp_path / "out.jsonl"
+    for spec in (source, f"csv:{source}"):
+        code, out, err = run_cli(capsys, "predict", trained_run / "model", "--input", spec, "--text-column", "review",
+                                 "--output", out_file)
+        assert code == 0, err
+        assert err == f"read 100 texts from {source}: csv rows (column 'review')\n"
+        rows = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
+        assert [row["text"] for row in rows] == [text for text, _ in reviews]  # no header, no label column
+    assert_error(capsys, ["predict", trained_run / "model", "--input", source],
+                 f"{source}: missing text column 'text'; columns present: 'review', 'sentiment'")
