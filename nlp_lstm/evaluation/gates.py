@@ -112,7 +112,10 @@ def plot_gates(model_dir: str | Path, text: str, output: str | Path, layer: int 
     if not -len(trace.layers) <= layer < len(trace.layers):
         raise DataError(f"--layer {layer}: the model has {len(trace.layers)} LSTM layer(s); use 0 to "
                         f"{len(trace.layers) - 1} (or -1, the last)")
-    font = plots.cjk_font() if any(plots.has_cjk(t) for t in trace.tokens) else None
+    chinese = any(plots.has_cjk(t) for t in trace.tokens + [trace.prediction])
+    font = plots.cjk_font() if chinese else None
+    if chinese and font is None:
+        print(f"note: {plots.NO_CJK_FONT}")
     plots.render_plots(output.parent, {output.stem: lambda: gate_figure(trace, layer)}, font)
     return trace
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,19 +24,33 @@ def has_cjk(text: str) -> bool:
     return re.search(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]", str(text)) is not None
 
 
+# The PyPI package with Noto Sans CJK that the `cjk` extra installs (pip install 'nlp-lstm[cjk]')
+CJK_FONT_PACKAGE = "manimgx_fonts_cjk"
+NO_CJK_FONT = ("No CJK font is installed, so Chinese characters in the plots show as empty boxes: "
+               "pip install 'nlp-lstm[cjk]' (or Debian's fonts-noto-cjk), then run `nlp-lstm report` again.")
+
+
 def cjk_font() -> str | None:
-    """The name of an installed font that draws Chinese, or None."""
+    """The name of a font that draws Chinese: an installed system font, else the `cjk` extra's; or None."""
     from matplotlib import font_manager
 
     found = _known_cjk_font(font_manager.fontManager.ttflist)
     if found is None:
         # matplotlib never rescans after building its font cache: add CJK fonts installed since then
         cached = {font.fname for font in font_manager.fontManager.ttflist}
-        for path in font_manager.findSystemFonts():
+        for path in [*font_manager.findSystemFonts(), *_packaged_cjk_fonts()]:
             if path not in cached and re.search(r"cjk|wqy|han|hei|ming|song", Path(path).name, re.I):
                 font_manager.fontManager.addfont(path)
         found = _known_cjk_font(font_manager.fontManager.ttflist)
     return found
+
+
+def _packaged_cjk_fonts() -> list[str]:
+    """The font files of the `cjk` extra's package, when it is installed."""
+    spec = importlib.util.find_spec(CJK_FONT_PACKAGE)
+    if spec is None or spec.origin is None:
+        return []
+    return [str(path) for path in sorted(Path(spec.origin).parent.iterdir()) if path.suffix in (".ttc", ".otf", ".ttf")]
 
 
 def _known_cjk_font(fonts: list[Any]) -> str | None:
@@ -52,7 +68,10 @@ def render_plots(folder: Path, builders: dict[str, Callable[[], Any]], font: str
     matplotlib.use("Agg")
     style = {"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif"} if font else {}
     images = {}
-    with matplotlib.rc_context(style):  # text takes its font when drawn, so build and save inside
+    # text takes its font when drawn, so build and save inside; without a CJK font each missing character warns
+    # once per draw, and the report and the CLI say it once instead
+    with matplotlib.rc_context(style), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
         for name, build in builders.items():
             buffer = io.BytesIO()
             build().savefig(buffer, format="png", dpi=120, bbox_inches="tight")

@@ -55,8 +55,7 @@ def accuracy_by(keys: list[str], correct: list[bool], order: list[str]) -> list[
 def font_note(font: str | None, texts: list[str]) -> list[Block]:
     """A note when the plots hold Chinese text and no font here can draw it."""
     if font is None and any(plots.has_cjk(text) for text in texts):
-        return [("p", "No CJK font is installed, so Chinese characters in the plots may show as empty boxes "
-                      "(install one, e.g. Debian's fonts-noto-cjk, and run `nlp-lstm report` again).")]
+        return [("p", plots.NO_CJK_FONT)]
     return []
 
 

@@ -3,8 +3,10 @@ without it."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +45,6 @@ def test_cjk_font_draws_chinese_labels() -> None:
     assert _missing_glyph_warnings(["DejaVu Sans"]), "DejaVu Sans alone drew Chinese: the check proves nothing"
 
 
-@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # the boxes the note warns of
 def test_without_a_cjk_font_the_report_says_so_only_when_labels_are_chinese(
         monkeypatch: pytest.MonkeyPatch, classifier_run, tmp_path) -> None:
     import json
@@ -75,6 +76,20 @@ def test_without_a_cjk_font_the_report_says_so_only_when_labels_are_chinese(
         row["gold"], row["predicted"] = chinese[row["gold"]], chinese[row["predicted"]]
     (copy / "predictions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                             encoding="utf-8")
-    markdown = runs.report(copy)["md"].read_text(encoding="utf-8")
-    assert "No CJK font is installed, so Chinese characters in the plots may show as empty boxes" in markdown
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        markdown = runs.report(copy)["md"].read_text(encoding="utf-8")
+    assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []  # one note, no storm
+    assert "No CJK font is installed, so Chinese characters in the plots show as empty boxes: pip install " \
+           "'nlp-lstm\\[cjk\\]'" in markdown  # Markdown escapes the brackets
     assert f"| {LABELS[0]} |" in markdown
+
+
+def test_the_cjk_extra_is_a_font_matplotlib_finds() -> None:
+    from nlp_lstm.evaluation.plots import _packaged_cjk_fonts
+
+    if importlib.util.find_spec("manimgx_fonts_cjk") is None:
+        pytest.skip("the cjk extra is not installed (pip install 'nlp-lstm[cjk]')")
+    files = _packaged_cjk_fonts()
+    assert files and all(Path(path).is_file() for path in files)
+    assert cjk_font() is not None
