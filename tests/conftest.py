@@ -22,6 +22,12 @@ def sst2_dir(shared_data: Path) -> Path:
     return shared_data / "sst2"
 
 
+@pytest.fixture(autouse=True)
+def hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests never reach the network: a hub spec reads the local cache only (tests fake the hub's data)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """The test models are tiny, and one intra-op thread runs them fastest. On a 2-core machine that

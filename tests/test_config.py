@@ -50,7 +50,7 @@ def test_recipe_loads_with_every_value_it_sets(recipe: Path) -> None:
 def test_recipe_values() -> None:
     sst2 = load_config(REPO_ROOT / "recipes" / "sentiment" / "sst2.toml")
     assert (sst2.data.train, sst2.data.text_column, sst2.data.dev_fraction) == (
-        "hub:stanfordnlp/sst2", "sentence", 0.0)
+        "tsv:../shared/data/sst2/train.tsv", "sentence", 0.0)
     zh = load_config(REPO_ROOT / "recipes" / "sentiment" / "zh_reviews.toml")
     assert (zh.data.train, zh.data.dev_fraction, zh.data.test_fraction) == ("embedded:zh-reviews", 0.1, 0.1)
     assert zh.tokenizer.min_freq == 2

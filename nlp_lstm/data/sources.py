@@ -42,11 +42,15 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from ..config import DataConfig
 from ..errors import DataError
@@ -208,13 +212,50 @@ _EMBEDDED_LOADERS: dict[str, Callable[[str, bool], TextDataset]] = {"zh-reviews"
 
 
 def load_hub_split(name: str, config: str | None, split: str, where: str) -> Any:
-    """`datasets.load_dataset(name, config, split=split)`, any failure a DataError that says `where`."""
+    """`datasets.load_dataset(name, config, split=split)`, any failure a DataError that says `where`. Where the
+    hub cannot be reached it reads the local cache only, failing at once instead of retrying for half a minute."""
     import datasets
 
+    offline = hub_offline()
     try:
-        return datasets.load_dataset(name, config, split=split)
+        with _offline_mode(offline):
+            return datasets.load_dataset(name, config, split=split)
     except Exception as err:  # datasets raises many types (hub, network, config, split errors)
-        raise DataError(f"{where}: cannot load from the Hugging Face hub: {type(err).__name__}: {err}") from None
+        hint = (f"; the hub cannot be reached from here and {name!r} is not in the local cache: point the spec at "
+                f"local files instead (e.g. tsv:train.tsv, csv:, jsonl:, parquet:; docs/data.md)") if offline else ""
+        raise DataError(f"{where}: cannot load from the Hugging Face hub: {type(err).__name__}: {err}{hint}") from None
+
+
+def hub_offline() -> bool:
+    """True when HF_HUB_OFFLINE (or HF_DATASETS_OFFLINE) says so, or the hub's host does not answer within 3 s."""
+    if any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+           for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return True
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError:
+        return True
+    return False
+
+
+@contextmanager
+def _offline_mode(offline: bool) -> Iterator[None]:
+    """datasets and huggingface_hub read their offline flag at import; set both for one call, then restore."""
+    if not offline:
+        yield
+        return
+    import datasets
+    from huggingface_hub import constants
+
+    saved = datasets.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE = saved
 
 
 def _load_hub(spec: DataSpec, source: str, text_column: str, label_column: str | None, role: str) -> TextDataset:

@@ -364,3 +364,36 @@ def test_hub_errors(fake_hub: list[tuple]) -> None:
 
 def test_module_imports_no_heavy_libraries() -> None:
     assert "datasets" not in vars(sources) and "snownlp" not in vars(sources)
+
+
+def test_an_unreachable_hub_fails_at_once_and_says_how_to_use_local_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+    from huggingface_hub import constants
+
+    from nlp_lstm.data import sources
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    probed: list[tuple] = []
+
+    def unreachable(address: tuple, timeout: float) -> None:
+        probed.append(address)
+        raise OSError("Name or service not known")
+
+    seen: list[bool] = []
+
+    def load_dataset(name: str, config: str | None = None, *, split: str) -> None:
+        seen.append(datasets.config.HF_HUB_OFFLINE and constants.HF_HUB_OFFLINE)  # no retries: offline mode
+        raise ConnectionError(f"Couldn't reach {name!r} on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr(sources.socket, "create_connection", unreachable)
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    before = datasets.config.HF_HUB_OFFLINE
+    with pytest.raises(DataError, match=r"hub:stanfordnlp/sst2 \(split 'train'\): cannot load from the Hugging Face "
+                                        r"hub: .*; the hub cannot be reached from here and 'stanfordnlp/sst2' is not "
+                                        r"in the local cache: point the spec at local files instead"):
+        load_texts("hub:stanfordnlp/sst2", "sentence")
+    assert probed and probed[0][1] == 443 and seen == [True]
+    assert datasets.config.HF_HUB_OFFLINE == before  # restored after the call
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    probed.clear()
+    assert sources.hub_offline() and probed == []  # the variable alone decides, without a probe
