@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from ._version import __version__
 from .errors import ConfigError, DataError, NlpLstmError, TrainingInterrupted
@@ -24,17 +25,43 @@ def _count(option: str, text: str) -> int:
     return count
 
 
+TASK_NAMES = {"classify": "classification", "classification": "classification", "tag": "tagging",
+              "tagging": "tagging"}
+
+
+def _train_config(args: argparse.Namespace) -> tuple[Any, str]:
+    """The config `train` runs and the run's name: a CONFIG file, or --data alone (dev and test carved out)."""
+    from .config import config_with_overrides, load_config
+
+    data_options = {"train": args.data, "text_column": args.text_column, "label_column": args.label_column}
+    data = {key: value for key, value in data_options.items() if value is not None}
+    if args.config is not None:
+        if args.task is not None:
+            raise ConfigError(f"--task goes with --data alone; {args.config} sets the task itself")
+        overrides = [*(f"data.{key}={json.dumps(value)}" for key, value in data.items()), *args.set]
+        return load_config(args.config, overrides), Path(args.config).stem
+    if args.data is None:
+        raise ConfigError("give a config file or the data to train on: nlp-lstm train CONFIG.toml, or "
+                          "nlp-lstm train --data csv:reviews.csv [--text-column review --label-column sentiment]")
+    task = TASK_NAMES[args.task or "classify"]
+    if task == "tagging" and (args.text_column or args.label_column):
+        raise ConfigError("--text-column and --label-column name a classifier's columns; a tagger reads "
+                          "token/tag files (set data.token_column and data.tag_column for conll files)")
+    raw = {"task": task, "data": {"test_fraction": 0.1, **data}}  # a held-out test split by default
+    name = Path(args.data.split(":", 1)[-1]).stem or "run"
+    return config_with_overrides(raw, args.set, source="--data"), name
+
+
 def cmd_train(args: argparse.Namespace) -> None:
-    from .config import load_config
     from .runs import train
 
     seeds, jobs = _count("--seeds", args.seeds), _count("--jobs", args.jobs)
-    config = load_config(args.config, args.set)
+    config, name = _train_config(args)
     if args.device is not None:
         config.training.device = args.device
     if args.precision is not None:
         config.training.precision = args.precision
-    name, progress = Path(args.config).stem, not args.no_progress
+    progress = not args.no_progress
     if args.overwrite and seeds > 1:
         raise ConfigError("--overwrite replaces one run; give a --seeds run a new --output")
     if args.resume is not None and seeds > 1:
@@ -44,8 +71,9 @@ def cmd_train(args: argparse.Namespace) -> None:
             train(config, args.output, name=name, progress=progress, resume=args.resume, overwrite=args.overwrite)
         except TrainingInterrupted as err:
             run_dir = err.checkpoint_dir.parent if err.checkpoint_dir else args.output
-            raise TrainingInterrupted(f"{err}; go on with: nlp-lstm train {args.config} --resume {run_dir}"
-                                      + "".join(f" --set {item}" for item in args.set), err.signal_number,
+            again = (f"{args.config} --resume {run_dir}" + "".join(f" --set {item}" for item in args.set)
+                     if args.config and args.data is None else f"{Path(run_dir) / 'config.toml'} --resume {run_dir}")
+            raise TrainingInterrupted(f"{err}; go on with: nlp-lstm train {again}", err.signal_number,
                                       err.checkpoint_dir) from None
         return
     from .seeds import format_summary, train_seeds
@@ -53,6 +81,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     result = train_seeds(config, seeds, args.output, name=name, progress=progress, jobs=jobs)
     print(format_summary(result.summary))
     print(f"seeds: {result.run_dir / 'seeds.md'}  (all metrics: {result.run_dir / 'seeds.json'})")
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from .config_docs import commented_config
+
+    sys.stdout.write(commented_config(TASK_NAMES[args.task], args.data or ""))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -142,8 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nlp-lstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train and evaluate a model from a TOML config")
-    p.add_argument("config", help="recipe or config file, e.g. recipes/sentiment/zh_reviews.toml")
+    p = sub.add_parser("train", help="train and evaluate a model from a TOML config, or from --data alone")
+    p.add_argument("config", nargs="?", help="recipe or config file, e.g. recipes/sentiment/zh_reviews.toml")
+    p.add_argument("--data", metavar="SPEC",
+                   help="the training data, e.g. csv:reviews.csv; without a config it trains with the defaults and "
+                        "carves dev and test (10%% each, stratified) out of it; with one it replaces data.train")
+    p.add_argument("--text-column", help="the column of the texts (data.text_column; default text)")
+    p.add_argument("--label-column", help="the column of the labels (data.label_column; default label)")
+    p.add_argument("--task", choices=sorted(TASK_NAMES), help="with --data alone: classify (default) or tag")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set training.epochs=3 (repeatable)")
     p.add_argument("--output", help="run directory (default: runs/CONFIG_NAME, numbered if taken)")
@@ -164,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --seeds: train N seeds at once in separate processes, each with its share of the "
                         "CPU threads and its output in DIR/seed-K.log (default: 1, one after another)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("init", help="print a config with every key, its default and what it does")
+    p.add_argument("--task", choices=sorted(TASK_NAMES), default="classify", help="classify (default) or tag")
+    p.add_argument("--data", metavar="SPEC", help="the training data to write in, e.g. csv:reviews.csv")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")
     p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")

@@ -72,8 +72,8 @@ class DataConfig:
     train: str = ""  # data spec, e.g. csv:reviews.csv (recipes/sentiment/zh_reviews.toml: embedded:zh-reviews)
     dev: str = ""  # data spec; "" carves dev_fraction out of train
     test: str = ""  # data spec; "" carves test_fraction out of train (0 means no test set)
-    text_column: str = "text"
-    label_column: str = "label"
+    text_column: str = "text"  # column (csv, tsv, parquet) or field (jsonl) of the texts
+    label_column: str = "label"  # column or field of the labels
     dev_fraction: float = 0.1  # share of the train source held out for dev when `dev` is ""
     test_fraction: float = 0.0  # share of the train source held out for test when `test` is ""
     split_seed: int = 0  # seed of the stratified split, independent of the training seed
@@ -111,7 +111,7 @@ class TokenizerConfig:
     """How text becomes tokens and ids."""
 
     kind: str = "word"  # word | char | bpe | wordpiece
-    lowercase: bool = True
+    lowercase: bool = True  # lowercase text before the vocabulary lookup
     vocab_size: int = 50000  # upper bound, specials included
     min_freq: int = 1  # tokens seen fewer times in train map to <unk>
     digits_to_zero: bool = False  # taggers: every digit becomes 0 before the word lookup
@@ -132,10 +132,10 @@ class TokenizerConfig:
 class ModelConfig:
     """Sizes and parts of the embedding + BiLSTM classifier or tagger."""
 
-    embedding_dim: int = 128
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
+    embedding_dim: int = 128  # size of each word vector
+    hidden_size: int = 128  # LSTM units per direction and layer
+    num_layers: int = 1  # stacked LSTM layers
+    bidirectional: bool = True  # also read each text backwards
     dropout: float = 0.3  # on embeddings, between LSTM layers and before the output layer
     pooling: str = "max"  # classifier: last | max | mean | max_mean (both, side by side) | attention
     char_embedding_dim: int = 0  # tagger: character CNN features per word; 0 turns them off
@@ -166,7 +166,7 @@ class ModelConfig:
         if not self.pretrained_vectors:
             for name, off in (("freeze_embeddings", False), ("extend_vocab", 0)):
                 _check(getattr(self, name) == off, f"model.{name}",
-                       f"{_toml_value(off)} without model.pretrained_vectors", getattr(self, name))
+                       f"{toml_value(off)} without model.pretrained_vectors", getattr(self, name))
         for name in ("char_embedding_dim", "casing_embedding_dim"):
             _width(f"model.{name}", getattr(self, name), minimum=0)
         _width("model.char_filters", self.char_filters)
@@ -187,15 +187,16 @@ class ModelConfig:
 class TrainingConfig:
     """Optimisation, early stopping and reproducibility."""
 
-    epochs: int = 5
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.01
+    epochs: int = 5  # passes over the training data, at most
+    batch_size: int = 64  # examples per optimizer step
+    learning_rate: float = 2e-3  # AdamW step size
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
     clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
     patience: int = 2  # epochs without dev improvement before stopping; 0 never stops early
-    metric: str = "auto"  # dev metric for early stopping: auto | accuracy | macro_f1 | f1 (entity F1, taggers)
-    # | neg_mse (SequenceRegressor); auto is f1 for taggers of entity tags, else accuracy
-    seed: int = 0
+    # dev metric for early stopping: auto (f1 for taggers of entity tags, else accuracy) | accuracy | macro_f1 |
+    # f1 (entity F1, taggers) | neg_mse (SequenceRegressor)
+    metric: str = "auto"
+    seed: int = 0  # seeds initialisation, dropout and batch order: the same seed gives the same model
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs
     lr_schedule: str = "constant"  # constant | plateau (times lr_decay after an epoch without dev gain) | linear
@@ -350,13 +351,19 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raw = tomllib.loads(text.removeprefix("\ufeff"))  # the BOM some Windows editors write
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return config_with_overrides(raw, overrides, source=str(path))
+
+
+def config_with_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
+                          source: str = "config") -> Config:
+    """A config from nested dicts with `section.key=value` overrides applied on top."""
     for text in overrides:
         section, key, value = parse_override(text)
         raw.setdefault(section, {})
         if not isinstance(raw[section], dict):
             raise ConfigError(f"--set {text}: [{section}] is not a table")
         raw[section][key] = value
-    return Config.from_dict(raw, source=str(path))
+    return Config.from_dict(raw, source=source)
 
 
 # A TOML basic string holds any character but these: quote, backslash and control characters except tab.
@@ -364,7 +371,7 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\",
                  **{chr(c): f"\\u{c:04x}" for c in [*range(0x20), 0x7F] if chr(c) != "\t"}}
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -372,18 +379,18 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return '"' + "".join(_TOML_ESCAPES.get(ch, ch) for ch in value) + '"'
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):  # an inline table, e.g. class_weights = { neg = 2.0, pos = 1.0 }
-        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
 def dump_config(config: Config) -> str:
     """The config as TOML text that `load_config` reads back to an equal config."""
     raw = config.to_dict()
-    lines = [f"task = {_toml_value(raw.pop('task'))}", ""]
+    lines = [f"task = {toml_value(raw.pop('task'))}", ""]
     for section, values in raw.items():
         lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
         lines.append("")
     return "\n".join(lines)

@@ -563,3 +563,41 @@ def test_predict_reads_a_csv_by_its_text_column_not_as_lines(capsys, trained_run
         assert [row["text"] for row in rows] == [text for text, _ in reviews]  # no header, no label column
     assert_error(capsys, ["predict", trained_run / "model", "--input", source],
                  f"{source}: missing text column 'text'; columns present: 'review', 'sentiment'")
+
+
+def test_train_on_a_csv_with_no_config_carves_dev_and_test(capsys, data_dir: Path, tmp_path: Path) -> None:
+    rows = load_texts(f"tsv:{data_dir / 'train.tsv'}")
+    source = tmp_path / "reviews.csv"
+    source.write_text("review,sentiment\n" + "".join(f'"{t.replace(chr(34), chr(34) * 2)}",{label}\n'
+                                                      for t, label in zip(rows.texts, rows.labels)), encoding="utf-8")
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "train", "--data", f"csv:{source}", "--text-column", "review",
+                             "--label-column", "sentiment", "--set", "training.epochs=1",
+                             "--set", "model.hidden_size=16", "--output", run, "--no-progress")
+    assert code == 0, err
+    assert "data: train 239, dev 31, test 30 | labels: negative, positive" in out  # stratified 80/10/10
+    config = load_config(run / "config.toml")
+    assert (config.data.train, config.data.text_column, config.data.test_fraction) == (f"csv:{source}", "review", 0.1)
+    assert json.loads((run / "metrics.json").read_text())["final_split"] == "test"
+    assert f"report: {run / 'report.html'}" in out
+
+
+def test_train_needs_a_config_or_data_and_task_goes_with_data_alone(capsys, data_dir: Path, tmp_path: Path) -> None:
+    assert_error(capsys, ["train"], "give a config file or the data to train on")
+    assert_error(capsys, ["train", data_dir / "tiny.toml", "--task", "tag"], "--task goes with --data alone")
+
+
+@pytest.mark.parametrize("task", ["classify", "tag"])
+def test_init_writes_every_key_with_its_default_and_a_comment(capsys, task: str, tmp_path: Path) -> None:
+    from nlp_lstm.config import TASK_KEYS, Config
+
+    code, out, err = run_cli(capsys, "init", "--task", task, "--data", "csv:reviews.csv")
+    assert code == 0, err
+    full = {"classify": "classification", "tag": "tagging"}[task]
+    (tmp_path / "my.toml").write_text(out, encoding="utf-8")
+    assert load_config(tmp_path / "my.toml") == Config.from_dict(
+        {"task": full, "data": {"train": "csv:reviews.csv", "test_fraction": 0.1}})  # as train --data carves
+    keys = [line.split(" = ")[0] for line in out.splitlines() if " = " in line and not line.startswith("#")]
+    other = {key.split(".")[1] for name, names in TASK_KEYS.items() if name != full for key in names}
+    assert "hidden_size" in keys and not other & set(keys)
+    assert all("  # " in line for line in out.splitlines() if " = " in line and not line.startswith(("#", "task")))

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nlp_lstm"
 
 # Lowest first. A module may import its own layer and the ones below it.
 LAYERS = [
-    ("base", ["errors", "io", "config", "device", "_version"]),
+    ("base", ["errors", "io", "config", "config_docs", "device", "_version"]),
     ("text", ["text"]),
     ("data", ["data"]),
     ("models", ["models"]),
