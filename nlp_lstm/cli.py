@@ -14,6 +14,17 @@ from ._version import __version__
 from .errors import ConfigError, DataError, NlpLstmError, TrainingInterrupted
 
 
+def _probability(option: str, text: str) -> float:
+    """The value of --threshold as a float in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ConfigError(f"The '{option}' option must be a probability in [0, 1]. Got {text!r} instead.")
+    return value
+
+
 def _count(option: str, text: str) -> int:
     """The value of --seeds or --jobs as an int >= 1."""
     try:
@@ -107,8 +118,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
         texts += read
     if not texts:
         raise DataError("nothing to predict: give texts as arguments or --input FILE")
-    predictions = predict(args.model_dir, texts, args.device or "auto")
-    rows = [_prediction_row(p) for p in predictions]
+    top_k = _count("--top-k", args.top_k)
+    threshold = _probability("--threshold", args.threshold)
+    batch_size = None if args.batch_size is None else _count("--batch-size", args.batch_size)
+    predictions = predict(args.model_dir, texts, args.device or "auto", batch_size)
+    if predictions and not hasattr(predictions[0], "label") and (top_k > 1 or threshold > 0):
+        raise ConfigError("--top-k and --threshold choose among a classifier's labels; this model is a tagger")
+    rows = [_prediction_row(p, top_k, threshold) for p in predictions]
     if args.output is not None:
         from .io import atomic_write_text
 
@@ -117,7 +133,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
         return
     for r in rows:
         if "label" in r:
-            print(f"{r['label']}\t{r['probability']:.4f}\t{r['text']}")
+            label = "(none)" if r["label"] is None else r["label"]  # below --threshold: no label
+            ranked = "  ".join(f"{name} {p:.4f}" for name, p in r["top_k"][1:])
+            print(f"{label}\t{r['probability']:.4f}\t" + (f"{ranked}\t" if ranked else "") + r["text"])
             continue
         print(" ".join(f"{token}/{tag}" for token, tag in zip(r["tokens"], r["tags"])))
         if r["entities"]:
@@ -160,10 +178,14 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def _prediction_row(prediction: object) -> dict[str, object]:
-    """A classifier's or tagger's prediction as a JSON-ready dict."""
+def _prediction_row(prediction: Any, top_k: int = 1, threshold: float = 0.0) -> dict[str, Any]:
+    """A classifier's or tagger's prediction as a JSON-ready dict; a classifier's label is None (abstained) when
+    its probability is below `threshold`, and `top_k` lists the most probable labels."""
     if hasattr(prediction, "label"):
-        return {"text": prediction.text, "label": prediction.label, "probability": round(prediction.probability, 6)}
+        label = prediction.label if prediction.probability >= threshold else None
+        return {"text": prediction.text, "label": label, "probability": round(prediction.probability, 6),
+                "top_k": [[name, round(p, 6)] for name, p in prediction.top(top_k)],
+                "probabilities": {name: round(p, 6) for name, p in prediction.probabilities.items()}}
     entities = [{"type": kind, "start": start, "end": end, "text": prediction.entity_text(start, end)}
                 for kind, start, end in prediction.entities]
     return {"tokens": prediction.tokens, "tags": prediction.tags, "entities": entities}
@@ -228,7 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", "--text-field", dest="text_column",
                    help="the column (or jsonl field) holding the texts (default: the one the model was trained with, "
                         "else text)")
-    p.add_argument("--output", help="write predictions as JSON lines here instead of printing them")
+    p.add_argument("--output", help="write predictions as JSON lines here instead of printing them (with every "
+                                    "label's probability)")
+    p.add_argument("--top-k", default="1", metavar="K", help="also show the next K-1 most probable labels")
+    p.add_argument("--threshold", default="0", metavar="P",
+                   help="abstain below this probability: no label ((none); null in --output)")
+    p.add_argument("--batch-size", metavar="N", help="texts per forward pass (default: 256; taggers 128)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_predict)
 

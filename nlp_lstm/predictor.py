@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +58,16 @@ def predict_values(model: nn.Module, sequences: Sequence[np.ndarray], device: to
 
 @dataclass
 class Prediction:
-    """One text's predicted label and the probability of that label."""
+    """One text's predicted label, the probability of that label, and every label's probability."""
 
     text: str
     label: str
     probability: float
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        """The `k` most probable labels with their probabilities, most probable first."""
+        return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
 
 
 class Predictor:
@@ -93,7 +98,8 @@ class Predictor:
         """The most probable label of each text, with its probability."""
         probabilities = self.predict_proba(texts)
         best = probabilities.argmax(axis=1) if len(texts) else np.empty(0, dtype=int)
-        return [Prediction(text, self.labels[k], float(probabilities[i, k])) for i, (text, k) in
+        return [Prediction(text, self.labels[k], float(probabilities[i, k]),
+                           dict(zip(self.labels, probabilities[i].tolist()))) for i, (text, k) in
                 enumerate(zip(texts, best))]
 
 

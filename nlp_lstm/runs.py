@@ -296,12 +296,17 @@ def evaluate(
 
 
 def predict(
-    model_dir: str | Path, texts: Sequence[str] | Sequence[Sequence[str]], device: str = "auto"
+    model_dir: str | Path, texts: Sequence[str] | Sequence[Sequence[str]], device: str = "auto",
+    batch_size: int | None = None,
 ) -> list[Prediction] | list[TagPrediction]:
-    """Label texts with a saved classifier, or tag sentences (strings or token lists) with a saved tagger."""
+    """Label texts with a saved classifier, or tag sentences (strings or token lists) with a saved tagger;
+    `batch_size` texts at a time (default: the predictor's)."""
     resolved = inference_device(model_dir, device)
     saved = load_model_dir(model_dir, resolved)
-    return get_task(saved.task).predictor(saved, resolved).predict(texts)
+    predictor = get_task(saved.task).predictor(saved, resolved)
+    if batch_size is not None:
+        predictor.batch_size = batch_size
+    return predictor.predict(texts)
 
 
 def prediction_inputs(model_dir: str | Path, source: str, text_column: str | None = None

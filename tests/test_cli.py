@@ -229,7 +229,7 @@ def test_predict_jsonl_input(capsys, trained_run: Path, tmp_path: Path) -> None:
     assert code == 0, err
     rows = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
     assert [row["text"] for row in rows] == ["first from the command line", *texts]
-    assert set(rows[0]) == {"text", "label", "probability"}
+    assert set(rows[0]) == {"text", "label", "probability", "top_k", "probabilities"}
 
 
 def test_installed_command(trained_run: Path, tmp_path: Path) -> None:
@@ -601,3 +601,23 @@ def test_init_writes_every_key_with_its_default_and_a_comment(capsys, task: str,
     other = {key.split(".")[1] for name, names in TASK_KEYS.items() if name != full for key in names}
     assert "hidden_size" in keys and not other & set(keys)
     assert all("  # " in line for line in out.splitlines() if " = " in line and not line.startswith(("#", "task")))
+
+
+def test_predict_for_scripts_top_k_threshold_probabilities_batch_size(capsys, trained_run: Path,
+                                                                     tmp_path: Path) -> None:
+    texts = ["a fine, funny film", "质量太差了", "dull"]
+    out_file = tmp_path / "out.jsonl"
+    code, out, err = run_cli(capsys, "predict", trained_run / "model", *texts, "--top-k", "2", "--threshold", "0.999",
+                             "--batch-size", "2", "--output", out_file)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
+    expected = Predictor.load(trained_run / "model", "cpu").predict_proba(texts)
+    for row, probs in zip(rows, expected):
+        assert row["probabilities"] == pytest.approx(dict(zip(LABELS, probs.tolist())), abs=1e-6)
+        assert [name for name, _ in row["top_k"]] == sorted(LABELS, key=lambda name: -row["probabilities"][name])
+        assert row["label"] is None if max(probs) < 0.999 else row["label"] == row["top_k"][0][0]
+    code, out, err = run_cli(capsys, "predict", trained_run / "model", texts[0], "--top-k", "2", "--threshold", "1")
+    label, probability, runner_up, text = out.rstrip("\n").split("\t")
+    assert label == "(none)" and text == texts[0] and runner_up.split()[0] in LABELS
+    assert_error(capsys, ["predict", trained_run / "model", "x", "--threshold", "1.5"],
+                 "The '--threshold' option must be a probability in [0, 1]. Got '1.5' instead.")
