@@ -211,7 +211,8 @@ def _baseline_line(baselines: dict[str, dict[str, Any]]) -> str:
     lines = []
     for name, scores in baselines.items():
         label = f" ({scores['label']!r})" if "label" in scores else ""
-        values = "  ".join(f"{key.replace('_', ' ')} {value:.4f}" for key, value in scores.items() if key != "label")
+        values = "  ".join(f"{key.replace('_', ' ')} {scores[key]:.4f}" for key in ("accuracy", "macro_f1", "f1")
+                           if key in scores)
         lines.append(f"  baseline, {name.replace('_', ' ')}{label}: {values}")
     return "\n".join(lines)
 

@@ -544,8 +544,32 @@ def test_the_majority_baseline_is_the_training_majority_scored_on_dev(data_dir: 
     expected = {"label": majority, "accuracy": accuracy_score(dev.labels, [majority] * len(dev)),
                 "macro_f1": f1_score(dev.labels, [majority] * len(dev), average="macro", zero_division=0)}
     metrics = json.loads((trained_run / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["dev"]["baselines"] == {"majority": pytest.approx(expected)}
+    assert metrics["dev"]["baselines"]["majority"] == pytest.approx(expected)
     assert "majority baseline" in (trained_run / "report.md").read_text(encoding="utf-8")
+
+
+def test_the_tfidf_baseline_is_scikit_learns_pipeline_on_the_same_splits(data_dir: Path, trained_run: Path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    train = load_texts(f"tsv:{data_dir / 'train.tsv'}")
+    dev = load_texts(f"tsv:{data_dir / 'dev.tsv'}")
+    pipeline = Pipeline([
+        ("features", FeatureUnion([
+            ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True))])),
+        ("model", LogisticRegression(max_iter=1000))]).fit(train.texts, train.labels)
+    predicted = pipeline.predict(dev.texts)
+    baseline = json.loads((trained_run / "metrics.json").read_text(encoding="utf-8"))["dev"]["baselines"]
+    tfidf = baseline["tfidf_logistic_regression"]
+    assert tfidf["accuracy"] == pytest.approx(accuracy_score(dev.labels, predicted))
+    assert tfidf["macro_f1"] == pytest.approx(f1_score(dev.labels, predicted, average="macro"))
+    assert tfidf["trained_on"] == len(train)
+    low, high = tfidf["intervals"]["accuracy"]["low"], tfidf["intervals"]["accuracy"]["high"]
+    assert low <= tfidf["accuracy"] <= high and high - low > 0
+    assert "tfidf logistic regression baseline: accuracy" in (trained_run / "report.md").read_text(encoding="utf-8")
 
 
 def test_predict_reads_a_csv_by_its_text_column_not_as_lines(capsys, trained_run: Path, tmp_path: Path) -> None:

@@ -56,8 +56,10 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
     headline.append(["weighted F1", f4(final["weighted_f1"]), "", ""])
     for name, scores in final.get("baselines", {}).items():
         what = f"{name.replace('_', ' ')} baseline" + (f" ({scores['label']})" if "label" in scores else "")
-        headline += [[f"{what}: accuracy", f4(scores["accuracy"]), "", ""],
-                     [f"{what}: macro F1", f4(scores["macro_f1"]), "", ""]]
+        bounds = scores.get("intervals", {})
+        headline += [[f"{what}: {title}", f4(scores[key]), *((f4(bounds[key]["low"]), f4(bounds[key]["high"]))
+                                                              if key in bounds else ("", ""))]
+                     for key, title in (("accuracy", "accuracy"), ("macro_f1", "macro F1"))]
     report = final["classification_report"]
     per_class = [[name, f4(report[name]["precision"]), f4(report[name]["recall"]), f4(report[name]["f1-score"]),
                   str(int(report[name]["support"]))] for name in [*labels, "macro avg", "weighted avg"]]

@@ -23,6 +23,7 @@ from ..errors import DataError
 from ..evaluation.classification_report import classification_sections
 from ..evaluation.data_stats import split_statistics
 from ..evaluation.metrics import classification_metrics, format_metrics
+from ..evaluation.uncertainty import bootstrap_intervals
 from ..model_dir import SavedModel
 from ..models.build import ModelSizes, build_model
 from ..models.pretrained import init_pretrained, pretrained_vocabulary
@@ -41,6 +42,8 @@ from .base import (
     weights_on_device,
     write_jsonl,
 )
+
+TFIDF_MAX_TEXTS = 100_000  # the TF-IDF baseline trains on at most this many texts (a seeded sample)
 
 
 @dataclass
@@ -103,10 +106,29 @@ class ClassificationTask(Task):
         write_jsonl(path, rows)
 
     def baselines(self, train: TextDataset, dataset: TextDataset) -> dict[str, dict[str, Any]]:
-        """The majority class of the training labels (a tie: the first in label order), predicted for every text."""
+        """The majority class of the training labels (a tie: the first in label order), predicted for every text;
+        and TF-IDF word and character n-grams + logistic regression, trained on the same training texts, with
+        bootstrap intervals as the model's own."""
         majority = max(self.label_names, key=Counter(train.labels).__getitem__)
         metrics = classification_metrics(dataset.labels, [majority] * len(dataset), self.label_names)
-        return {"majority": {"label": majority, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}}
+        return {"majority": {"label": majority, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]},
+                "tfidf_logistic_regression": self._tfidf_baseline(train, dataset)}
+
+    def _tfidf_baseline(self, train: TextDataset, dataset: TextDataset) -> dict[str, Any]:
+        """The TF-IDF baseline's scores on `dataset`; fitted once per training set (past TFIDF_MAX_TEXTS training
+        texts, on a seeded sample of that many)."""
+        if getattr(self, "_tfidf", (None,))[0] is not train:
+            rows = np.arange(len(train))
+            if len(rows) > TFIDF_MAX_TEXTS:
+                rows = np.sort(np.random.default_rng(0).choice(rows, TFIDF_MAX_TEXTS, replace=False))
+            model = tfidf_logistic_regression().fit([train.texts[i] for i in rows], [train.labels[i] for i in rows])
+            self._tfidf = (train, model, len(rows))
+        _, model, n_train = self._tfidf
+        predicted = model.predict(list(dataset.texts)).tolist()
+        metrics = classification_metrics(dataset.labels, predicted, self.label_names)
+        intervals = bootstrap_intervals(list(dataset.labels), predicted, self.label_names)
+        return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "trained_on": n_train,
+                "intervals": intervals}
 
     @classmethod
     def read(cls, spec: str, columns: dict[str, Any], role: str = "train") -> TextDataset:
@@ -201,6 +223,19 @@ class ClassificationTask(Task):
         """Random ids and their lengths."""
         ids, _ = random_ids(model, lengths, torch.Generator().manual_seed(seed))
         return {"ids": ids, "lengths": torch.tensor(lengths, dtype=torch.long)}
+
+
+def tfidf_logistic_regression() -> Any:
+    """The baseline's scikit-learn pipeline: TF-IDF of word 1-2-grams and character 2-4-grams (within word
+    boundaries, so Chinese text gets its characters and their pairs), sublinear term frequencies, then logistic
+    regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
+                          TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True))
+    return make_pipeline(features, LogisticRegression(max_iter=1000))
 
 
 def _tokenizer(config: Config, train_set: TextDataset, cache_vectors: bool) -> tuple[Any, str | None, Any, Any]:
