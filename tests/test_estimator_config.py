@@ -77,3 +77,13 @@ def test_a_recipe_trains_from_python_on_its_own_data(sst2_dir: Path, tmp_path: P
     assert again.get_config() == dataclasses.replace(clf.get_config(), training=dataclasses.replace(
         clf.get_config().training, device="auto"))
     assert (again.predict_proba(["a fine film"]) == clf.predict_proba(["a fine film"])).all()
+
+
+@pytest.mark.parametrize("task", ["classification", "tagging"])
+def test_help_documents_every_parameter_with_its_default_and_toml_key(task: str) -> None:
+    estimator = ESTIMATORS[task]
+    doc = estimator.__doc__
+    assert "    Parameters\n    ----------\n" in doc
+    for name, value in estimator().get_params().items():
+        assert f"    {name} : {type(value).__name__}, default={value!r}\n" in doc, name
+    assert "        LSTM units per direction and layer. TOML: [model] hidden_size." in doc

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from sklearn.base import BaseEstimator
 
 from ..config import TASK_KEYS, Config, load_config
+from ..config_docs import field_docs
 from ..device import resolve_device
 from ..errors import ConfigError, ModelDirError
 from ..model_dir import model_format
@@ -44,6 +45,18 @@ def config_keys(task: str) -> dict[str, tuple[str, Any]]:
             assert f.name not in keys, f"config key {f.name!r} occurs in two sections"
             keys[f.name] = (section, getattr(getattr(defaults, section), f.name))
     return keys
+
+
+def parameters_doc(keys: dict[str, tuple[str, Any]]) -> str:
+    """A numpydoc Parameters section: each parameter's type, default, meaning and TOML key."""
+    docs = {section: field_docs(type(getattr(Config(), section))) for section in SECTIONS}
+    lines = ["    Parameters", "    ----------"]
+    for name, (section, default) in keys.items():
+        lines += [f"    {name} : {type(default).__name__}, default={default!r}",
+                  f"        {docs[section].get(name) or name}. TOML: [{section}] {name}."]
+    lines += ["    verbose : bool, default=False",
+              "        Show training progress while fitting: a progress bar and one line per epoch. Not a config key."]
+    return "\n".join(lines) + "\n"
 
 
 def _make_init(cls: type, defaults: dict[str, Any]) -> Any:
@@ -74,6 +87,7 @@ class ConfigEstimator(BaseEstimator):
         super().__init_subclass__(**kwargs)
         cls._keys = config_keys(cls.task)
         cls.__init__ = _make_init(cls, {name: default for name, (_, default) in cls._keys.items()} | ESTIMATOR_ONLY)
+        cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n\n" + parameters_doc(cls._keys)
 
     def get_config(self) -> Config:
         """The parameters as a validated `Config` (what `nlp-lstm train` would run); errors name the parameter."""
