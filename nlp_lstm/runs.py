@@ -32,6 +32,7 @@ from .predictor import Prediction, TagPrediction
 from .tasks import Prepared, get_task, prepare
 from .training import distributed
 from .training.checkpoint import read_checkpoint
+from .training.logs import TrainingLog
 from .training.trainer import Trainer, TrainResult
 
 
@@ -156,7 +157,13 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         trainer.fit(encoded["train"], encoded["dev"])
         return RunResult(run_dir, {})
 
-    log_epoch = _start_run_files(run_dir, config, resume)
+    log_history = _start_run_files(run_dir, config, resume)
+    log = TrainingLog(run_dir, _checkpoint_steps(run_dir) if resume else None)
+
+    def log_epoch(row: dict[str, Any]) -> None:
+        log_history(row)
+        log.epoch(row)
+
     print(f"data: {', '.join(f'{k} {v:,}' for k, v in prepared.sizes.items())} | {prepared.summary} | "
           f"vocab {len(prepared.saved.tokenizer):,} | device {device}"
           + (f" | {where.world_size} processes" if where else ""))
@@ -165,7 +172,10 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     if "pretrained" in prepared.data_notes:
         print(format_coverage(prepared.data_notes["pretrained"]))
     trainer = Trainer(prepared.model, prepared.training, device, prepared.task, run_dir / "checkpoints", progress)
-    result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume)
+    try:
+        result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume, on_log=log.step)
+    finally:
+        log.close()
     save_model_dir(run_dir / "model", prepared.saved)
     metrics = _run_metrics(config, prepared, result, device, where)
     final_split = metrics["final_split"]
@@ -185,6 +195,11 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
     print(f"report: {report(run_dir)['html']}")
     return RunResult(run_dir, metrics)
+
+
+def _checkpoint_steps(run_dir: Path) -> int:
+    """The optimizer steps the run's last checkpoint holds."""
+    return int(read_checkpoint(run_dir / "checkpoints" / "last.safetensors").progress["steps"])
 
 
 def _start_run_files(run_dir: Path, config: Config, resume: bool) -> Any:

@@ -4,6 +4,7 @@ command, and every bad input as exit status 1 with one line on stderr naming wha
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -645,3 +646,27 @@ def test_predict_for_scripts_top_k_threshold_probabilities_batch_size(capsys, tr
     assert label == "(none)" and text == texts[0] and runner_up.split()[0] in LABELS
     assert_error(capsys, ["predict", trained_run / "model", "x", "--threshold", "1.5"],
                  "The '--threshold' option must be a probability in [0, 1]. Got '1.5' instead.")
+
+
+def test_a_run_logs_its_steps_to_csv_and_tensorboard(capsys, data_dir: Path, tmp_path: Path) -> None:
+    import csv
+
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, *train_argv(data_dir / "tiny.toml", run, "training.epochs=2",
+                                                "training.batch_size=8"))
+    assert code == 0, err
+    with (run / "steps.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    steps_per_epoch = -(-300 // 8)  # a row every 20 batches of each epoch
+    assert [int(row["step"]) for row in rows] == [(epoch - 1) * steps_per_epoch + batch for epoch in (1, 2)
+                                                  for batch in range(20, steps_per_epoch + 1, 20)]
+    assert {row["epoch"] for row in rows} == {"1", "2"}
+    assert all(float(row["loss"]) > 0 and float(row["learning_rate"]) == 0.01 for row in rows)
+    if importlib.util.find_spec("tensorboard") is None:
+        pytest.skip("tensorboard is not installed (pip install 'nlp-lstm[tensorboard]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [int(row["step"]) for row in rows]
+    assert len(events.Scalars("dev/accuracy")) == 2

@@ -86,6 +86,7 @@ class Trainer:
         self.task = task
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
+        self.on_log: Callable[[dict[str, Any]], None] | None = None  # set by fit
         self.verbose = verbose  # one line per epoch on stdout
         # frozen parameters (fixed pretrained vectors) stay out of the optimizer, so weight decay leaves them alone
         self.optimizer = adamw([p for p in model.parameters() if p.requires_grad], config.learning_rate,
@@ -112,12 +113,15 @@ class Trainer:
         dev: Any | None,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
         resume: bool = False,
+        on_log: Callable[[dict[str, Any]], None] | None = None,
     ) -> TrainResult:
         """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric
         (0: never early); the model ends with its best weights. Without dev data every epoch runs and
         the model keeps its last weights. `resume` continues from checkpoints/last.safetensors exactly
-        where it was written: the same batches, random numbers and optimizer state as an unbroken run."""
+        where it was written: the same batches, random numbers and optimizer state as an unbroken run. `on_log`
+        gets a row (step, epoch, loss of the interval, learning rate, tokens/s) every LOG_EVERY steps."""
         config = self.config
+        self.on_log = on_log
         sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed, rank=self.rank,
                                      world_size=self.world_size)
         total_steps = config.epochs * len(sampler)
@@ -193,6 +197,7 @@ class Trainer:
         bar = tqdm(total=num_batches, initial=progress.batch, desc=f"epoch {epoch}", unit="batch",
                    disable=None if self.progress else True, leave=False, dynamic_ncols=True)
         start = time.perf_counter() - progress.seconds
+        logged = (progress.batch, float(progress.loss_sum))  # batch count and loss sum at the last log row
         for indices in batches:
             if self._signal is not None:
                 progress.seconds = time.perf_counter() - start
@@ -224,9 +229,16 @@ class Trainer:
             if progress.batch % LOG_EVERY == 0:
                 elapsed = time.perf_counter() - start
                 self._stop_if_diverged(first_bad, epoch)
-                bar.set_postfix(loss=f"{progress.loss_sum.item() / progress.batch:.4f}",
+                loss_sum = progress.loss_sum.item()
+                bar.set_postfix(loss=f"{loss_sum / progress.batch:.4f}",
                                 tokens_per_s=f"{progress.tokens / elapsed:,.0f}")
                 bar.update(LOG_EVERY)
+                if self.on_log is not None:
+                    self.on_log({"step": result.steps, "epoch": epoch,
+                                 "loss": (loss_sum - logged[1]) / (progress.batch - logged[0]),
+                                 "learning_rate": self.optimizer.param_groups[0]["lr"],
+                                 "tokens_per_second": progress.tokens / elapsed})
+                    logged = (progress.batch, loss_sum)
             if self.config.max_steps and result.steps >= self.config.max_steps:
                 break
             every = self.config.checkpoint_every
