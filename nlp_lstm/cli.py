@@ -191,13 +191,7 @@ def _prediction_row(prediction: Any, top_k: int = 1, threshold: float = 0.0) -> 
     return {"tokens": prediction.tokens, "tags": prediction.tags, "entities": entities}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `nlp-lstm` and its subcommands."""
-    parser = argparse.ArgumentParser(prog="nlp-lstm",
-                                     description="Train, evaluate and use LSTM text classifiers and taggers.")
-    parser.add_argument("--version", action="version", version=f"nlp-lstm {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train and evaluate a model from a TOML config, or from --data alone")
     p.add_argument("config", nargs="?", help="recipe or config file, e.g. recipes/sentiment/zh_reviews.toml")
     p.add_argument("--data", metavar="SPEC",
@@ -227,20 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "CPU threads and its output in DIR/seed-K.log (default: 1, one after another)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("init", help="print a config with every key, its default and what it does")
-    p.add_argument("--task", choices=sorted(TASK_NAMES), default="classify", help="classify (default) or tag")
-    p.add_argument("--data", metavar="SPEC", help="the training data to write in, e.g. csv:reviews.csv")
-    p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("evaluate", help="score a saved model on labelled data")
-    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
-    p.add_argument("--data", required=True, help="data spec, e.g. tsv:dev.tsv or embedded:zh-reviews")
-    p.add_argument("--output", help="where metrics.json goes (default: beside the model directory)")
-    p.add_argument("--text-column", help="text column (default: the one the model was trained with)")
-    p.add_argument("--label-column", help="label column (default: the one the model was trained with)")
-    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=cmd_evaluate)
-
+def _add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="label texts with a saved model")
     p.add_argument("model_dir", help="a model directory")
     p.add_argument("texts", nargs="*", help="texts to label")
@@ -258,6 +240,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", metavar="N", help="texts per forward pass (default: 256; taggers 128)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_predict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `nlp-lstm` and its subcommands."""
+    parser = argparse.ArgumentParser(prog="nlp-lstm",
+                                     description="Train, evaluate and use LSTM text classifiers and taggers.")
+    parser.add_argument("--version", action="version", version=f"nlp-lstm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+
+    p = sub.add_parser("init", help="print a config with every key, its default and what it does")
+    p.add_argument("--task", choices=sorted(TASK_NAMES), default="classify", help="classify (default) or tag")
+    p.add_argument("--data", metavar="SPEC", help="the training data to write in, e.g. csv:reviews.csv")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("evaluate", help="score a saved model on labelled data")
+    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
+    p.add_argument("--data", required=True, help="data spec, e.g. tsv:dev.tsv or embedded:zh-reviews")
+    p.add_argument("--output", help="where metrics.json goes (default: beside the model directory)")
+    p.add_argument("--text-column", help="text column (default: the one the model was trained with)")
+    p.add_argument("--label-column", help="label column (default: the one the model was trained with)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_evaluate)
+    _add_predict(sub)
+
 
     p = sub.add_parser("export", help="write an ONNX graph or an int8 (CPU) model directory of a trained model")
     p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")

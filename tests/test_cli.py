@@ -463,10 +463,12 @@ def test_the_command_makes_openmp_threads_spin_briefly_unless_the_user_says_othe
 
 
 def test_version_and_help_answer_without_loading_torch() -> None:
-    code = ("import sys; from nlp_lstm.cli import main\n"
-            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
-    assert out.stdout.split() == ["nlp-lstm", "0.1.0", "False"], out.stderr
+    for flag, first in (("--version", "nlp-lstm 0.1.0"), ("--help", "usage: nlp-lstm [-h] [--version]")):
+        code = ("import sys; from nlp_lstm.cli import main\n"
+                f"try:\n    main(['{flag}'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+        lines = out.stdout.splitlines()
+        assert lines[0] == first and lines[-1] == "False", out.stderr
 
 
 def test_predict_into_a_closed_pipe_stops_quietly(trained_run: Path, tmp_path: Path) -> None:
