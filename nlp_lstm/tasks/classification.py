@@ -71,6 +71,7 @@ class ClassificationTask(Task):
         self.pad_id = pad_id
         self.max_length = max_length
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
+        self._tfidf: tuple[TextDataset, Any, int] | None = None  # the baseline fitted on a training set, reused
 
     def lengths(self, split: EncodedSplit) -> np.ndarray:
         """Each example's length after truncation, for length bucketing."""
@@ -117,7 +118,7 @@ class ClassificationTask(Task):
     def _tfidf_baseline(self, train: TextDataset, dataset: TextDataset) -> dict[str, Any]:
         """The TF-IDF baseline's scores on `dataset`; fitted once per training set (past TFIDF_MAX_TEXTS training
         texts, on a seeded sample of that many)."""
-        if getattr(self, "_tfidf", (None,))[0] is not train:
+        if self._tfidf is None or self._tfidf[0] is not train:
             rows = np.arange(len(train))
             if len(rows) > TFIDF_MAX_TEXTS:
                 rows = np.sort(np.random.default_rng(0).choice(rows, TFIDF_MAX_TEXTS, replace=False))
