@@ -227,15 +227,15 @@ class ClassificationTask(Task):
 
 
 def tfidf_logistic_regression() -> Any:
-    """The baseline's scikit-learn pipeline: TF-IDF of word 1-2-grams and character 2-4-grams (within word
-    boundaries, so Chinese text gets its characters and their pairs), sublinear term frequencies, then logistic
-    regression."""
+    """The baseline's scikit-learn pipeline: TF-IDF of word 1-2-grams and character 1-3-grams (within word
+    boundaries, so Chinese text gets its characters, pairs and triples), sublinear term frequencies, then logistic
+    regression. Character 1-3-grams fit in half the time of 2-4-grams on zh-reviews, and scored as well on dev."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
 
     features = make_union(TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
-                          TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True))
+                          TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True))
     return make_pipeline(features, LogisticRegression(max_iter=1000))
 
 
