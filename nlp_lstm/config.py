@@ -205,6 +205,9 @@ class TrainingConfig:
     unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
     precision: str = "fp32"  # fp32 | bf16 | fp16 (CUDA only): autocast of the forward pass in training
     checkpoint_every: int = 0  # also write checkpoints/last.safetensors every this many steps (0: at epoch ends)
+    # nlp-lstm train: score baselines beside the model on dev and test (majority class and TF-IDF + logistic
+    # regression for classifiers, most frequent tag per word for taggers); the TF-IDF fit costs seconds per 10,000 texts
+    baselines: bool = True
     # CPU: glibc keeps freed buffers for the next step (no page faults: faster steps), but its heap can grow
     # where buffers of many sizes come and go (nlp_lstm/training/memory.py; numbers in docs/performance.md)
     keep_freed_memory: bool = False
@@ -243,6 +246,7 @@ class TrainingConfig:
                "an int >= 0", self.checkpoint_every)
         _check(isinstance(self.keep_freed_memory, bool), "training.keep_freed_memory", "true or false",
                self.keep_freed_memory)
+        _check(isinstance(self.baselines, bool), "training.baselines", "true or false", self.baselines)
 
 
 # Where a tagger's default differs from the field's: Ma & Hovy's BiLSTM-CNN-CRF. `Config.from_dict` fills these

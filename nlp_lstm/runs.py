@@ -183,10 +183,12 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         if split not in prepared.splits:
             continue
         split_metrics, predictions = trainer.evaluate(encoded[split])
-        split_metrics["baselines"] = prepared.task.baselines(prepared.splits["train"], prepared.splits[split])
+        if config.training.baselines:
+            split_metrics["baselines"] = prepared.task.baselines(prepared.splits["train"], prepared.splits[split])
         metrics[split] = split_metrics
         print(get_task(config.task).format_metrics(split_metrics, split))
-        print(_baseline_line(split_metrics["baselines"]))
+        if config.training.baselines:
+            print(_baseline_line(split_metrics["baselines"]))
         if split == final_split:
             prepared.task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
     _warn_about_the_final_split(metrics, final_split)

@@ -53,7 +53,7 @@ EXPERIMENTS = [
                "snownlp's classifier on the same test split (measured here; it was trained on it)",
                "snownlp + 5 points"),
 ]
-QUICK = ("training.max_steps=20", "training.epochs=1")
+QUICK = ("training.max_steps=20", "training.epochs=1", "training.baselines=false")
 
 
 def run(experiment: Experiment, seeds: int, quick: bool, output: Path, jobs: int = 1) -> dict[str, Any]:

@@ -58,6 +58,7 @@ batch_size = 32
 learning_rate = 0.01
 patience = 3
 device = "cpu"
+baselines = false  # the baselines have their own tests (test_cli.py, test_cli_tagging.py)
 """
 
 
