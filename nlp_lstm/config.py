@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .io import decode_utf8
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -344,15 +345,9 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    data = path.read_bytes()
+    text = decode_utf8(path.read_bytes(), str(path), ConfigError, "; TOML files are UTF-8")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ConfigError(f"{path}: not valid UTF-8 at byte {err.start} (line {line}): {data[err.start:err.end]!r} "
-                          f"({err.reason}); TOML files are UTF-8") from None
-    try:
-        raw = tomllib.loads(text.removeprefix("\ufeff"))  # the BOM some Windows editors write
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     return config_with_overrides(raw, overrides, source=str(path))

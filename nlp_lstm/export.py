@@ -23,7 +23,7 @@ import torch
 
 from .errors import ConfigError, DataError, ExportError, ModelDirError
 from .io import atomic_save_tensors, write_json
-from .model_dir import CRF_FILE, SavedModel, _read_json, load_model_dir, model_format
+from .model_dir import CRF_FILE, SavedModel, load_model_dir, model_format, read_json
 from .tasks import get_task
 
 FORMATS = ("onnx", "int8")
@@ -48,7 +48,7 @@ def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = No
         raise ConfigError(f"--output {out} already exists and is not empty; choose another folder "
                           f"(nothing was changed)")
     out.mkdir(parents=True, exist_ok=True)
-    config = _read_json(source / "config.json")
+    config = read_json(source / "config.json")
     config["model"] = {**config["model"], "lstm": "fused"}
     for name in ("tokenizer.json", "labels.json", "chars.json"):
         if (source / name).is_file():
@@ -72,7 +72,7 @@ def export_and_compare(model_dir: str | Path, fmt: str, output: str | Path | Non
     if dataset is None:
         return out, None
     check = compare(model_dir, out, dataset)
-    config = _read_json(out / "config.json")
+    config = read_json(out / "config.json")
     config["export"]["compared"] = check
     write_json(out / "config.json", config)
     return out, check
@@ -138,7 +138,7 @@ def load_check_data(model_dir: str | Path, data: str) -> Any:
     """The labelled data to compare an export on, read with the columns the model was trained with."""
     if not (Path(model_dir) / "config.json").is_file():
         raise ModelDirError(f"model directory not found (no config.json): {model_dir}")
-    config = _read_json(Path(model_dir) / "config.json")
+    config = read_json(Path(model_dir) / "config.json")
     config = config if isinstance(config, dict) else {}
     dataset = get_task(config.get("task", "classification")).read(data, config.get("data", {}), role="test")
     if len(dataset) == 0:
@@ -149,7 +149,7 @@ def load_check_data(model_dir: str | Path, data: str) -> Any:
 def compare(original: str | Path, exported: str | Path, dataset: Any) -> dict[str, Any]:
     """Accuracy of the original and the exported model on a dataset from `load_check_data`, and how often
     their predictions agree."""
-    task = get_task(_read_json(Path(original) / "config.json").get("task", "classification"))
+    task = get_task(read_json(Path(original) / "config.json").get("task", "classification"))
     gold, first, unit = task.predicted_units(original, dataset)
     _, second, _ = task.predicted_units(exported, dataset)
     gold_a, first_a, second_a = np.array(gold), np.array(first), np.array(second)

@@ -8,10 +8,22 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import save_file
+if TYPE_CHECKING:
+    import torch
+
+
+
+def decode_utf8(data: bytes, name: str, error: type[Exception], hint: str = "") -> str:
+    """`data` as strict UTF-8 without a leading BOM; else `error` naming `name`, the byte, its line and `hint`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise error(f"{name}: not valid UTF-8 at byte {err.start} (line {line}): {data[err.start:err.end]!r} "
+                    f"({err.reason}){hint}") from None
+    return text.removeprefix("\ufeff")  # the BOM some Windows editors write
 
 
 @contextlib.contextmanager
@@ -43,6 +55,8 @@ def atomic_save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],
                         metadata: dict[str, str] | None = None) -> None:
     """Write a safetensors file atomically, straight from the tensors' memory (no in-memory copy of the file)."""
     with atomic_path(path) as tmp:
+        from safetensors.torch import save_file  # here, so that the config and the data readers load no torch
+
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
 
 

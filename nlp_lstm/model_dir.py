@@ -107,7 +107,8 @@ def _write_model_files(path: Path, saved: SavedModel) -> None:
     write_json(path / "config.json", config)
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A JSON file of a model directory; an unreadable one is a ModelDirError naming it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -118,7 +119,7 @@ def model_format(path: str | Path) -> str:
     """How the directory holds its model: pytorch (model.safetensors), int8 (the same weights, quantized to
     int8 when loaded) or onnx (model.onnx, from `nlp-lstm export`)."""
     config_path = Path(path) / "config.json"
-    config = _read_json(config_path) if config_path.is_file() else {}
+    config = read_json(config_path) if config_path.is_file() else {}
     found = config.get("format", "pytorch") if isinstance(config, dict) else "pytorch"
     if found not in FORMATS:
         raise ModelDirError(f"{config_path}: unknown format {found!r}; expected one of {', '.join(FORMATS)}")
@@ -153,8 +154,8 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: s
                             f"(expected {', '.join(expected)}){hint}")
     if found != "pytorch" and torch.device(device).type != "cpu":
         raise ModelDirError(f"{path} holds an {found} model, which runs on the CPU only; use --device cpu")
-    config = _read_json(path / "config.json")
-    labels = _read_json(path / "labels.json")
+    config = read_json(path / "config.json")
+    labels = read_json(path / "labels.json")
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         raise ModelDirError(f"{path / 'config.json'}: expected an object with a 'model' section")
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
@@ -185,7 +186,7 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: s
             raise ModelDirError(f"{path} is not a complete model directory: missing chars.json "
                                 f"(the tagger uses character features)")
         try:
-            char_vocab = Vocab.from_dict(_read_json(chars_path))
+            char_vocab = Vocab.from_dict(read_json(chars_path))
         except (TypeError, ValueError) as err:
             raise ModelDirError(f"{chars_path}: not a character vocabulary ({err})") from None
     extra = {k: v for k, v in config.items()

@@ -26,7 +26,7 @@ from .evaluation.report import write_report
 from .evaluation.run_files import read_run
 from .evaluation.sections import environment
 from .io import atomic_write_text, write_json
-from .model_dir import inference_device, load_model_dir, save_model_dir
+from .model_dir import inference_device, load_model_dir, read_json, save_model_dir
 from .models.pretrained import format_coverage
 from .predictor import Prediction, TagPrediction
 from .tasks import Prepared, get_task, prepare
@@ -334,7 +334,7 @@ def prediction_inputs(model_dir: str | Path, source: str, text_column: str | Non
     column = text_column
     if column is None:
         config_path = Path(model_dir) / "config.json"
-        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+        config = read_json(config_path) if config_path.is_file() else {}
         column = (config.get("data") or {}).get("text_column", "text") if isinstance(config, dict) else "text"
     return read_inputs(source, column)
 

@@ -672,3 +672,10 @@ def test_a_run_logs_its_steps_to_csv_and_tensorboard(capsys, data_dir: Path, tmp
     events.Reload()
     assert [e.step for e in events.Scalars("train/loss")] == [int(row["step"]) for row in rows]
     assert len(events.Scalars("dev/accuracy")) == 2
+
+
+def test_predict_input_with_a_corrupt_model_config_is_one_error(capsys, run_copy: Path, tmp_path: Path) -> None:
+    (run_copy / "model" / "config.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "texts.txt").write_text("fine\n", encoding="utf-8")
+    assert_error(capsys, ["predict", run_copy / "model", "--input", tmp_path / "texts.txt"],
+                 f"{run_copy / 'model' / 'config.json'}: not valid JSON")

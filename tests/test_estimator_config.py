@@ -87,3 +87,8 @@ def test_help_documents_every_parameter_with_its_default_and_toml_key(task: str)
     for name, value in estimator().get_params().items():
         assert f"    {name} : {type(value).__name__}, default={value!r}\n" in doc, name
     assert "        LSTM units per direction and layer. TOML: [model] hidden_size." in doc
+
+
+def test_the_entity_f1_metric_is_refused_for_a_classifier() -> None:
+    with pytest.raises(ConfigError, match="training.metric = 'f1' is the entity F1 of taggers; a classifier uses"):
+        TextClassifier(metric="f1", epochs=1, device="cpu").fit(["good", "bad"] * 4, [1, 0] * 4)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..io import decode_utf8
 
 Record = tuple[str, dict[str, Any]]  # (where, e.g. "data/x.tsv: line 3", {column: value})
 
@@ -42,17 +43,7 @@ def read_text(path: Path, name: str) -> str:
         data = path.read_bytes()
     except OSError as err:
         raise DataError(f"{name}: cannot read file: {err.strerror or err}") from None
-    return _decode(data, name)
-
-
-def _decode(data: bytes, name: str) -> str:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise DataError(f"{name}: not valid UTF-8 at byte {err.start} (line {line}): "
-                        f"{data[err.start:err.end]!r} ({err.reason})") from None
-    return text[1:] if text.startswith("\ufeff") else text
+    return decode_utf8(data, name, DataError)
 
 
 def split_lines(text: str) -> list[str]:

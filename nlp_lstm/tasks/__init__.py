@@ -36,9 +36,6 @@ def prepare(config: Config, splits: dict[str, Any] | None = None, labels: Sequen
     if config.training.metric == "neg_mse":
         raise ConfigError("training.metric = 'neg_mse' scores SequenceRegressor's numeric predictions; a classifier "
                           "or tagger uses accuracy, macro_f1 or f1")
-    if config.task == "classification" and config.training.metric == "f1":
-        raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
-                          "macro_f1")
     task = get_task(config.task)
     if splits is None and not config.data.train:
         raise ConfigError('data.train is empty: name the training data, e.g. [data] train = "csv:reviews.csv" '

@@ -19,7 +19,7 @@ from ..data.batching import Batch, collate
 from ..data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
 from ..data.ragged import row_lengths
 from ..data.sources import TextDataset, load_splits, load_texts
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..evaluation.classification_report import classification_sections
 from ..evaluation.data_stats import split_statistics
 from ..evaluation.metrics import classification_metrics, format_metrics
@@ -145,6 +145,9 @@ class ClassificationTask(Task):
     def prepare(cls, config: Config, splits: dict[str, TextDataset], labels: Sequence[str] | None,
                 cache_vectors: bool) -> Prepared:
         """Labels (sorted unless given), tokenizer, encoded splits, model and task for a classification run."""
+        if config.training.metric == "f1":
+            raise ConfigError("training.metric = 'f1' is the entity F1 of taggers; a classifier uses accuracy or "
+                              "macro_f1")
         train_set = splits["train"]
         labels = list(labels) if labels is not None else sorted(set(train_set.labels))
         if len(labels) < 2:
