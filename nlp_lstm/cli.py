@@ -73,13 +73,18 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.precision is not None:
         config.training.precision = args.precision
     progress = not args.no_progress
+    if args.ensemble:
+        if seeds == 1:
+            raise ConfigError("--ensemble trains the --seeds N members of one model; give --seeds N (N >= 2)")
+        config.training.n_ensemble, seeds = seeds, 1
     if args.overwrite and seeds > 1:
         raise ConfigError("--overwrite replaces one run; give a --seeds run a new --output")
     if args.resume is not None and seeds > 1:
         raise ConfigError("--resume continues one run; resume each seed-K directory of a --seeds run on its own")
     if seeds == 1:
         try:
-            train(config, args.output, name=name, progress=progress, resume=args.resume, overwrite=args.overwrite)
+            train(config, args.output, name=name, progress=progress, resume=args.resume, overwrite=args.overwrite,
+                  jobs=jobs)
         except TrainingInterrupted as err:
             run_dir = err.checkpoint_dir.parent if err.checkpoint_dir else args.output
             again = (f"{args.config} --resume {run_dir}" + "".join(f" --set {item}" for item in args.set)
@@ -216,9 +221,13 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--seeds", default="1", metavar="N",
                    help="train N seeds (training.seed, +1, ...), each in DIR/seed-K, and write the mean ± std of "
                         "every metric to DIR/seeds.json and seeds.md (default: 1, a single run)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="with --seeds N: train the N seeds as the members of one model (training.n_ensemble = N) "
+                        "that averages their predictions; DIR/model is that model, DIR/members/seed-K each member's "
+                        "run")
     p.add_argument("--jobs", default="1", metavar="N",
-                   help="with --seeds: train N seeds at once in separate processes, each with its share of the "
-                        "CPU threads and its output in DIR/seed-K.log (default: 1, one after another)")
+                   help="with --seeds (or an ensemble): train N seeds at once in separate processes, each with its "
+                        "share of the CPU threads and its output in DIR/seed-K.log (default: 1, one after another)")
     p.set_defaults(func=cmd_train)
 
 

@@ -71,11 +71,13 @@ class DataConfig:
     """Where the examples come from and how they are split and truncated."""
 
     train: str = ""  # data spec, e.g. csv:reviews.csv (recipes/sentiment/zh_reviews.toml: embedded:zh-reviews)
-    dev: str = ""  # data spec; "" carves dev_fraction out of train
+    dev: str = ""  # data spec; "" carves validation_fraction out of train
     test: str = ""  # data spec; "" carves test_fraction out of train (0 means no test set)
     text_column: str = "text"  # column (csv, tsv, parquet) or field (jsonl) of the texts
     label_column: str = "label"  # column or field of the labels
-    dev_fraction: float = 0.1  # share of the train source held out for dev when `dev` is ""
+    # share of the training data held out (stratified, seeded by split_seed) as dev for early stopping and the
+    # best epoch when `dev` is "" (also for estimators fitted without eval_set); 0 trains on all of it for `epochs`
+    validation_fraction: float = 0.1
     test_fraction: float = 0.0  # share of the train source held out for test when `test` is ""
     split_seed: int = 0  # seed of the stratified split, independent of the training seed
     max_length: int = 256  # tokens kept per text; longer texts are truncated (classification only)
@@ -92,12 +94,10 @@ class DataConfig:
         for name in ("text_column", "label_column"):
             value = getattr(self, name)
             _check(isinstance(value, str) and value != "", f"data.{name}", "a non-empty string", value)
-        _fraction("data.dev_fraction", self.dev_fraction)
+        _fraction("data.validation_fraction", self.validation_fraction)
         _fraction("data.test_fraction", self.test_fraction)
-        _check(self.dev_fraction + self.test_fraction < 1, "data.dev_fraction + data.test_fraction",
-               "below 1", self.dev_fraction + self.test_fraction)
-        if not self.dev:
-            _check(self.dev_fraction > 0, "data.dev_fraction", "above 0 when data.dev is empty", self.dev_fraction)
+        _check(self.validation_fraction + self.test_fraction < 1, "data.validation_fraction + data.test_fraction",
+               "below 1", self.validation_fraction + self.test_fraction)
         _seed("data.split_seed", self.split_seed, "an int >= 0")
         _positive_int("data.max_length", self.max_length)
         _check(_is_int(self.token_column), "data.token_column", "an int", self.token_column)
@@ -146,7 +146,9 @@ class ModelConfig:
     tag_scheme: str = "bioes"  # tagger on entity tags: the scheme it predicts in (bio | bioes)
     embedding_dropout: float = 0.0  # share of token positions whose whole word vector is zeroed in training
     recurrent_dropout: float = 0.0  # DropConnect on the LSTMs' hidden-to-hidden weights in training
-    pretrained_vectors: str = ""  # glove-6b-50d | text:PATH | word2vec:PATH | npy:PATH | a path; "" = random
+    # glove-6b-50d | text:PATH | word2vec:PATH | npy:PATH | a path | "" (random) | auto: glove-6b-50d (and its
+    # embedding_dim, 50) where it is installed and most frequent training words have a vector, else random
+    pretrained_vectors: str = ""
     freeze_embeddings: bool = False  # keep the word vectors fixed during training
     extend_vocab: int = 0  # add up to this many of the most frequent pretrained words that training lacks
     unknown_init: str = "uniform"  # rows of words without a pretrained vector: uniform | normal | zeros
@@ -157,7 +159,7 @@ class ModelConfig:
         _fraction("model.embedding_dropout", self.embedding_dropout)
         _fraction("model.recurrent_dropout", self.recurrent_dropout)
         _check(isinstance(self.pretrained_vectors, str), "model.pretrained_vectors",
-               'a vectors spec (glove-6b-50d, text:PATH, word2vec:PATH, npy:PATH) or ""', self.pretrained_vectors)
+               'a vectors spec (glove-6b-50d, text:PATH, word2vec:PATH, npy:PATH), auto or ""', self.pretrained_vectors)
         for name in ("freeze_embeddings", "lowercase_fallback"):
             _check(isinstance(getattr(self, name), bool), f"model.{name}", "true or false", getattr(self, name))
         _check(_is_int(self.extend_vocab) and self.extend_vocab >= 0, "model.extend_vocab", "an int >= 0",
@@ -198,6 +200,12 @@ class TrainingConfig:
     # f1 (entity F1, taggers) | neg_mse (SequenceRegressor)
     metric: str = "auto"
     seed: int = 0  # seeds initialisation, dropout and batch order: the same seed gives the same model
+    # after the best epoch is chosen on dev, train again from scratch on train + dev for that many epochs and keep
+    # that model (dev scores stay those of the dev-chosen model; a test split scores the refit one)
+    refit: bool = False
+    # members of a seed ensemble (seeds seed, seed+1, ...), trained alike and saved as one model that averages
+    # their probabilities (taggers: their emission and CRF transition scores); 1 is a single model
+    n_ensemble: int = 1
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs
     lr_schedule: str = "constant"  # constant | plateau (times lr_decay after an epoch without dev gain) | linear
@@ -236,6 +244,8 @@ class TrainingConfig:
         _check(_is_int(self.patience) and self.patience >= 0, "training.patience", "an int >= 0",
                self.patience)
         _check(self.metric in METRICS, "training.metric", f"one of {', '.join(METRICS)}", self.metric)
+        _check(_is_int(self.n_ensemble) and 1 <= self.n_ensemble <= 100, "training.n_ensemble",
+               "an int in [1, 100]", self.n_ensemble)
         _check(_is_int(self.seed), "training.seed", "an int", self.seed)
         _check(0 <= self.seed <= MAX_SEED, "training.seed", f"an int in [0, 2**32 - 1 = {MAX_SEED}]", self.seed)
         ok_device = isinstance(self.device, str) and (self.device in ("auto", "cpu", "cuda")
@@ -248,6 +258,7 @@ class TrainingConfig:
         _check(isinstance(self.keep_freed_memory, bool), "training.keep_freed_memory", "true or false",
                self.keep_freed_memory)
         _check(isinstance(self.baselines, bool), "training.baselines", "true or false", self.baselines)
+        _check(isinstance(self.refit, bool), "training.refit", "true or false", self.refit)
 
 
 # Where a tagger's default differs from the field's: Ma & Hovy's BiLSTM-CNN-CRF. `Config.from_dict` fills these
@@ -257,6 +268,22 @@ TAGGING_DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"embedding_dim": 100, "dropout": 0.5, "char_embedding_dim": 30, "crf": True},
     "training": {"epochs": 10, "batch_size": 32, "weight_decay": 0.0, "clip_grad_norm": 5.0, "patience": 3},
 }
+
+# Keys of earlier versions -> their names now: a user's TOML gets a hint, a stored run or model directory is read
+# through `renamed_keys`.
+RENAMED_KEYS: dict[str, str] = {"data.dev_fraction": "data.validation_fraction"}
+
+
+def renamed_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """A stored config's nested dicts with the keys of earlier versions under their names now."""
+    raw = {name: dict(values) if isinstance(values, dict) else values for name, values in raw.items()}
+    for old, new in RENAMED_KEYS.items():
+        (section, key), (_, new_key) = old.split("."), new.split(".")
+        values = raw.get(section)
+        if isinstance(values, dict) and key in values:
+            values.setdefault(new_key, values.pop(key))
+    return raw
+
 
 # Keys that only one task reads; the other task's estimator does not take them.
 TASK_KEYS: dict[str, frozenset[str]] = {
@@ -310,7 +337,9 @@ class Config:
             valid = [f.name for f in dataclasses.fields(section_cls)]
             for key in values:
                 if key not in valid:
-                    raise ConfigError(f"{source}: unknown key '{name}.{key}'; valid keys in [{name}]: "
+                    new = RENAMED_KEYS.get(f"{name}.{key}")
+                    hint = f"; it is called '{new}' now" if new else ""
+                    raise ConfigError(f"{source}: unknown key '{name}.{key}'{hint}; valid keys in [{name}]: "
                                       f"{', '.join(valid)}")
             values = {**task_defaults.get(name, {}), **values}
             try:

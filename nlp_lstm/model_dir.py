@@ -22,6 +22,7 @@ from .io import atomic_save_tensors, current_umask, write_json
 from .models.build import ModelSizes, build_model, spec_from_dict
 from .models.classifier import BiLSTMClassifier
 from .models.crf import CRF
+from .models.ensemble import ClassifierEnsemble, TaggerEnsemble
 from .models.onnx_runtime import OnnxModel
 from .models.tagger import BiLSTMTagger
 from .text.tokenizers import TextTokenizer
@@ -38,7 +39,7 @@ class SavedModel:
     """Everything needed to predict: the model, its tokenizer, label (or tag) names, truncation length;
     a tagger with character features also has its character vocabulary (saved as chars.json)."""
 
-    model: BiLSTMClassifier | BiLSTMTagger | OnnxModel
+    model: BiLSTMClassifier | BiLSTMTagger | ClassifierEnsemble | TaggerEnsemble | OnnxModel
     tokenizer: TextTokenizer
     labels: list[str]
     max_length: int
@@ -50,7 +51,7 @@ class SavedModel:
     def task(self) -> str:
         if isinstance(self.model, OnnxModel):
             return self.model.task
-        return "tagging" if isinstance(self.model, BiLSTMTagger) else "classification"
+        return "tagging" if isinstance(self.model, (BiLSTMTagger, TaggerEnsemble)) else "classification"
 
     @property
     def uses_casing(self) -> bool:
@@ -168,7 +169,8 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: s
         if found != "pytorch":
             raise ModelDirError(f"{path} holds an {found} export; only a PyTorch model directory can change its LSTM")
         spec = dataclasses.replace(spec, lstm=lstm)
-    model = _load_onnx(path, task, spec, sizes) if found == "onnx" else _load_torch(path, task, spec, sizes)
+    members = _members(path / "config.json", config)
+    model = _load_onnx(path, task, spec, sizes) if found == "onnx" else _load_torch(path, task, spec, sizes, members)
     outputs = model.num_outputs if isinstance(model, OnnxModel) else model.output.out_features
     if len(labels) != outputs:
         raise ModelDirError(f"{path / 'labels.json'}: {len(labels)} labels, but the model has {outputs} outputs")
@@ -216,9 +218,18 @@ def _read_spec(config_path: Path, task: str, config: dict[str, Any]) -> tuple[Mo
         raise ModelDirError(f"{config_path}: invalid model section ({err})") from None
 
 
-def _load_torch(path: Path, task: str, spec: ModelConfig, sizes: ModelSizes) -> BiLSTMClassifier | BiLSTMTagger:
-    """The PyTorch model of config.json's spec with the weights of model.safetensors."""
-    model = build_model(task, spec, sizes)
+def _members(config_path: Path, config: dict[str, Any]) -> int:
+    """How many seed-ensemble members config.json says the model has (1: a single model)."""
+    members = (config.get("ensemble") or {}).get("members", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise ModelDirError(f"{config_path}: ensemble.members must be an int >= 1, got {members!r}")
+    return members
+
+
+def _load_torch(path: Path, task: str, spec: ModelConfig, sizes: ModelSizes, members: int = 1) -> torch.nn.Module:
+    """The PyTorch model of config.json's spec (a seed ensemble of `members`) with the weights of
+    model.safetensors."""
+    model = build_model(task, spec, sizes, members=members)
     _load_weights(model, path / "model.safetensors")
     return model
 

@@ -6,12 +6,15 @@ The CLI subcommands of the same names call these functions and nothing else.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
+import multiprocessing
 import re
 import shutil
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +30,10 @@ from .evaluation.run_files import read_run
 from .evaluation.sections import environment
 from .io import atomic_write_text, write_json
 from .model_dir import inference_device, load_model_dir, read_json, save_model_dir
+from .models.ensemble import ensemble
 from .models.pretrained import format_coverage
 from .predictor import Prediction, TagPrediction
-from .tasks import Prepared, get_task, prepare
+from .tasks import Prepared, get_task, prepare, prepare_refit
 from .training import distributed
 from .training.checkpoint import read_checkpoint
 from .training.logs import TrainingLog
@@ -101,11 +105,20 @@ def train(
     progress: bool = True,
     resume: str | Path | None = None,
     overwrite: bool = False,
+    jobs: int = 1,
 ) -> RunResult:
     """Train a classifier or tagger as `config` says, evaluate it on dev and test, write a run directory.
     `resume`: a run directory of the same config to go on with from its last checkpoint, exactly (a run stopped
-    before its first checkpoint starts again). `overwrite`: replace the run in `output`."""
+    before its first checkpoint starts again). `overwrite`: replace the run in `output`. With
+    training.n_ensemble > 1 the members train as runs of their own under members/, `jobs` at a time."""
     started = time.perf_counter()
+    if config.training.n_ensemble > 1:
+        if resume is not None or distributed.launched_by_torchrun():
+            raise ConfigError("an ensemble (training.n_ensemble > 1) trains neither under torchrun nor with "
+                              "--resume; resume a member's run under members/ on its own, or train it again")
+        device = resolve_device(config.training.device)
+        return _train_ensemble(config, choose_run_dir(output, name, overwrite=overwrite), device, progress, jobs,
+                               started)
     if distributed.launched_by_torchrun():
         return _train_distributed(config, output, name, progress, resume, overwrite)
     device = resolve_device(config.training.device)
@@ -130,6 +143,8 @@ def _train_distributed(config: Config, output: str | Path | None, name: str, pro
     if resume is not None:
         raise ConfigError("--resume under torchrun is not supported: resume the run in a single process, or start "
                           "it again")
+    if config.training.refit:
+        raise ConfigError("training.refit under torchrun is not supported: refit in a single process")
     where, device = distributed.start(config.training.device)
     autocast_dtype(config.training.precision, device)
     try:
@@ -154,7 +169,7 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         torch.manual_seed(config.training.seed + 1_000_003 * where.rank)
     if not main:
         trainer = Trainer(prepared.model, prepared.training, device, prepared.task, None, False, verbose=False)
-        trainer.fit(encoded["train"], encoded["dev"])
+        trainer.fit(encoded["train"], encoded.get("dev"))
         return RunResult(run_dir, {})
 
     log_history = _start_run_files(run_dir, config, resume)
@@ -169,20 +184,34 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
           + (f" | {where.world_size} processes" if where else ""))
     for split, dataset in prepared.splits.items():
         print(f"  {split}: {dataset.source}")
+    if "vectors_choice" in prepared.data_notes:
+        print(prepared.data_notes["vectors_choice"])
     if "pretrained" in prepared.data_notes:
         print(format_coverage(prepared.data_notes["pretrained"]))
     trainer = Trainer(prepared.model, prepared.training, device, prepared.task, run_dir / "checkpoints", progress)
     try:
-        result = trainer.fit(encoded["train"], encoded["dev"], on_epoch_end=log_epoch, resume=resume, on_log=log.step)
+        result = trainer.fit(encoded["train"], encoded.get("dev"), on_epoch_end=log_epoch, resume=resume,
+                             on_log=log.step)
     finally:
         log.close()
-    save_model_dir(run_dir / "model", prepared.saved)
     metrics = _run_metrics(config, prepared, result, device, where)
     final_split = metrics["final_split"]
-    for split in ("dev", "test"):
-        if split not in prepared.splits:
-            continue
-        split_metrics, predictions = trainer.evaluate(encoded[split])
+    scored = {split: (trainer.evaluate(encoded[split]), prepared.task) for split in ("dev", "test")
+              if split in encoded}
+    if config.training.refit and "dev" in encoded:
+        refit = prepare_refit(config, prepared, result.best_epoch)
+        print(f"refit: dev chose epoch {result.best_epoch}; training a new model on train + dev "
+              f"({len(refit.splits['train']):,} examples) for {result.best_epoch} epochs")
+        refit_trainer = Trainer(refit.model, refit.training, device, refit.task, None, progress)
+        refit_trainer.fit(refit.encoded["train"], None)
+        metrics["refit"] = {**refit.saved.config["refit"], "vocab_size": len(refit.saved.tokenizer)}
+        if "test" in scored:  # the dev-chosen model's test scores stay beside the refit model's
+            metrics["refit"]["dev_chosen_model_test"] = {
+                k: v for k, v in scored["test"][0][0].items() if isinstance(v, (int, float))}
+            scored["test"] = (refit_trainer.evaluate(refit.encoded["test"]), refit.task)
+        prepared = refit
+    save_model_dir(run_dir / "model", prepared.saved)
+    for split, ((split_metrics, predictions), task) in scored.items():
         if config.training.baselines:
             split_metrics["baselines"] = prepared.task.baselines(prepared.splits["train"], prepared.splits[split])
         metrics[split] = split_metrics
@@ -190,12 +219,130 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         if config.training.baselines:
             print(_baseline_line(split_metrics["baselines"]))
         if split == final_split:
-            prepared.task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
+            task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
     _warn_about_the_final_split(metrics, final_split)
+    if "refit" in metrics and final_split == "dev":
+        print("note: the saved model is the refit one, trained on dev too; the dev scores above are the dev-chosen "
+              "model's, and no held-out split scores the refit model")
     metrics["wall_seconds"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
-    print(f"report: {report(run_dir)['html']}")
+    if final_split is not None:
+        print(f"report: {report(run_dir)['html']}")
+    return RunResult(run_dir, metrics)
+
+
+def _train_logged(config: Config, run_dir: Path, name: str, threads: int) -> RunResult:
+    """One run in a worker process: `threads` torch threads, everything it prints in RUN_DIR.log (beside its run
+    directory, which `train` wants empty)."""
+    torch.set_num_threads(threads)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with run_dir.with_suffix(".log").open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        return train(config, run_dir, name, progress=False)
+
+
+def train_many(plan: list[tuple[Config, Path]], name: str = "run", progress: bool = True,
+               jobs: int = 1) -> list[RunResult]:
+    """Train each (config, run directory) of `plan`, `jobs` at a time in worker processes (each with its share
+    of the CPU threads, its output in RUN_DIR.log); a failing run raises, and the runs already trained keep
+    their complete directories."""
+    jobs = min(jobs, len(plan))
+    runs = []
+    if jobs == 1:
+        for k, (config, run_dir) in enumerate(plan, start=1):
+            print(f"seed {config.training.seed} ({k} of {len(plan)}): {run_dir}")
+            runs.append(train(config, run_dir, name, progress))
+        return runs
+    threads = max(1, torch.get_num_threads() // jobs)
+    print(f"{len(plan)} seeds, {jobs} at a time with {threads} thread(s) each; each seed's output goes to "
+          f"{plan[0][1].parent / 'seed-K.log'}")
+    # spawn, not fork: a forked child inherits torch's thread pools and can deadlock in them
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_train_logged, config, run_dir, name, threads) for config, run_dir in plan]
+        try:
+            for (config, run_dir), future in zip(plan, futures):
+                runs.append(future.result())
+                print(f"seed {config.training.seed} done: {run_dir}  (log: {run_dir.with_suffix('.log')})")
+        except BaseException:
+            for future in futures:  # runs not started yet never start; running ones finish
+                future.cancel()
+            raise
+    return runs
+
+
+def member_configs(config: Config) -> list[Config]:
+    """The configs of an ensemble's members: one model each, seeds training.seed, +1, ..."""
+    first = config.training.seed
+    return [dataclasses.replace(config, training=dataclasses.replace(config.training, seed=first + k, n_ensemble=1))
+            for k in range(config.training.n_ensemble)]
+
+
+def ensemble_record(config: Config) -> dict[str, Any]:
+    """What an ensemble's config.json says of it: members, their seeds, how their outputs are combined."""
+    seeds = [c.training.seed for c in member_configs(config)]
+    combine = "mean probabilities" if config.task == "classification" else "mean emission and transition scores"
+    return {"members": len(seeds), "seeds": seeds, "combine": combine}
+
+
+def _train_ensemble(config: Config, run_dir: Path, device: torch.device, progress: bool, jobs: int,
+                    started: float) -> RunResult:
+    """Members trained as runs of their own in RUN_DIR/members/seed-K, then one model directory of them all,
+    scored on dev and test like any run's model."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.toml", dump_config(config))
+    (run_dir / "history.jsonl").write_text("", encoding="utf-8")  # the members' histories are in their runs
+    configs = member_configs(config)
+    print(f"ensemble of {len(configs)} members (seeds {configs[0].training.seed}-{configs[-1].training.seed}), "
+          f"each a run in {run_dir / 'members'}")
+    members = train_many([(c, run_dir / "members" / f"seed-{c.training.seed}") for c in configs], "member",
+                         progress, jobs)
+    prepared = prepare(configs[0])  # the splits, encoded as every member saw them, and the task that scores them
+    models = []
+    for member in members:
+        saved = load_model_dir(member.model_dir, device)
+        if saved.tokenizer.vocab != prepared.saved.tokenizer.vocab:
+            raise DataError(f"{member.model_dir}: its vocabulary differs from the other members' (the tokenizer "
+                            f"must not depend on training.seed); these members cannot form one model")
+        models.append(saved.model)
+    prepared.saved.model = ensemble(models).to(device).eval()
+    prepared.saved.config["ensemble"] = ensemble_record(config)
+    prepared.saved.config["run_config"] = config.to_dict()
+    save_model_dir(run_dir / "model", prepared.saved)
+    final_split = "test" if "test" in prepared.splits else "dev" if "dev" in prepared.splits else None
+    metric = prepared.training.metric
+    metrics: dict[str, Any] = {
+        "task": config.task, "best_epoch": None, "epochs_trained": None, "early_stopping_metric": metric,
+        "final_split": final_split, "final_split_chose_the_epoch": final_split == "dev",
+        "data": {**members[0].metrics["data"], **prepared.data_notes}, "device": str(device),
+        "seed": config.training.seed,
+        "ensemble": {**prepared.saved.config["ensemble"], "member_runs": [
+            {"seed": c.training.seed, "run": str(m.run_dir.relative_to(run_dir)), "best_epoch": m.metrics["best_epoch"],
+             **{f"{split}_{metric}": m.metrics[split].get(metric) for split in ("dev", "test") if split in m.metrics}}
+            for c, m in zip(configs, members)]},
+        "environment": environment(),
+    }
+    task = get_task(config.task)
+    for split in ("dev", "test"):
+        if split not in prepared.splits:
+            continue
+        split_metrics, predictions = prepared.task.evaluate(prepared.saved.model, prepared.encoded[split], device)
+        metrics[split] = split_metrics
+        member_scores = [m.metrics[split][metric] for m in members]
+        print(f"{split} {metric}: ensemble {split_metrics[metric]:.4f}; members "
+              + ", ".join(f"{score:.4f}" for score in member_scores)
+              + f" (mean {sum(member_scores) / len(member_scores):.4f})")
+        print(task.format_metrics(split_metrics, split))
+        if split == final_split:
+            prepared.task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
+    if final_split is not None:
+        _warn_about_the_final_split(metrics, final_split)
+    metrics["wall_seconds"] = time.perf_counter() - started
+    write_json(run_dir / "metrics.json", metrics)
+    print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
+    if final_split is not None:
+        print(f"report: {report(run_dir)['html']}")
     return RunResult(run_dir, metrics)
 
 
@@ -236,6 +383,11 @@ def _baseline_line(baselines: dict[str, dict[str, Any]]) -> str:
 
 def _warn_about_the_final_split(metrics: dict[str, Any], final_split: str) -> None:
     """Say plainly when the headline scores are on the early-stopping split, and when a class is never predicted."""
+    if final_split is None:
+        print("note: no dev or test split (data.validation_fraction = 0 and no data.dev or data.test), so the model "
+              "trained on all the data for training.epochs epochs and nothing scored it; score it with "
+              "nlp-lstm evaluate MODEL_DIR DATA")
+        return
     if final_split == "dev":
         print("note: there is no test split, so the final scores are on dev, the split that chose the best epoch: "
               "they are optimistic. Set data.test, or data.test_fraction to carve one out of train")
@@ -256,10 +408,12 @@ def _run_metrics(config: Config, prepared: Prepared, result: TrainResult, device
         "epochs_trained": len(history),
         "steps": result.steps,
         "early_stopping_metric": prepared.training.metric,
-        "final_split": "test" if "test" in sizes else "dev",  # the split of the headline scores and predictions
-        "final_split_chose_the_epoch": "test" not in sizes,  # no test split: dev chose the best epoch
+        # the split of the headline scores and predictions; None: trained on everything, nothing held out
+        "final_split": "test" if "test" in sizes else "dev" if "dev" in sizes else None,
+        "final_split_chose_the_epoch": "test" not in sizes and "dev" in sizes,  # dev chose the best epoch
         "data": {"sizes": sizes, "labels": prepared.saved.labels, "vocab_size": len(prepared.saved.tokenizer),
-                 "train": config.data.train, "dev": config.data.dev or f"{config.data.train} (held out)",
+                 "train": config.data.train,
+                 "dev": config.data.dev or (f"{config.data.train} (held out)" if "dev" in sizes else None),
                  "test": config.data.test or (f"{config.data.train} (held out)" if "test" in sizes else None),
                  **prepared.data_notes},
         "train_tokens_per_second": sum(r["train_tokens_per_second"] for r in history) / len(history),

@@ -16,23 +16,19 @@ with all the threads: a small LSTM does not keep many threads busy.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import multiprocessing
 import numbers
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .config import Config
 from .errors import ConfigError
 from .io import atomic_write_text, write_json
-from .runs import RunResult, choose_run_dir, train
+from .runs import RunResult, choose_run_dir, train_many
 
 _DROPPED = object()  # a leaf that differs between runs and cannot be averaged
 
@@ -146,16 +142,6 @@ def _markdown(summary: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _train_logged(config: Config, run_dir: Path, name: str, threads: int) -> RunResult:
-    """One seed in a worker process: `threads` torch threads, everything it prints in RUN_DIR/seed-K.log
-    (beside its run directory, which `train` wants empty)."""
-    torch.set_num_threads(threads)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with run_dir.with_suffix(".log").open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
-            contextlib.redirect_stderr(log):
-        return train(config, run_dir, name, progress=False)
-
-
 def _check_count(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"The '{name}' parameter must be an int >= 1. Got {value!r} instead.")
@@ -178,30 +164,8 @@ def train_seeds(
     plan = [(seed, run_dir / f"seed-{seed}",
              dataclasses.replace(config, training=dataclasses.replace(config.training, seed=seed)))
             for seed in range(first, first + seeds)]
-    jobs = min(jobs, seeds)
-    runs = []
     # A failing seed raises here; the seeds already trained keep their complete run directories.
-    if jobs == 1:
-        for k, (seed, seed_dir, seed_config) in enumerate(plan, start=1):
-            print(f"seed {seed} ({k} of {seeds}): {seed_dir}")
-            runs.append(train(seed_config, seed_dir, name, progress))
-    else:
-        threads = max(1, torch.get_num_threads() // jobs)
-        print(f"{seeds} seeds, {jobs} at a time with {threads} thread(s) each; each seed's output goes to "
-              f"{run_dir / 'seed-K.log'}")
-        # spawn, not fork: a forked child inherits torch's thread pools and can deadlock in them
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = [pool.submit(_train_logged, seed_config, seed_dir, name, threads)
-                       for _, seed_dir, seed_config in plan]
-            try:
-                for (seed, seed_dir, _), future in zip(plan, futures):
-                    runs.append(future.result())
-                    print(f"seed {seed} done: {seed_dir}  (log: {seed_dir.with_suffix('.log')})")
-            except BaseException:
-                for future in futures:  # seeds not started yet never start; running ones finish
-                    future.cancel()
-                raise
+    runs = train_many([(seed_config, seed_dir) for _, seed_dir, seed_config in plan], name, progress, jobs)
     summary = {"seeds": [r.metrics["seed"] for r in runs], "runs": [r.run_dir.name for r in runs],
                "metrics": aggregate([r.metrics for r in runs])}
     write_json(run_dir / "seeds.json", summary)

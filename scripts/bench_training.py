@@ -133,7 +133,7 @@ def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
 
 def classification_setup(args: argparse.Namespace) -> dict:
     splits = load_splits(DataConfig(train=args.data, text_column=args.text_column, label_column=args.label_column,
-                                    dev_fraction=0.1, max_length=args.max_length))
+                                    validation_fraction=0.1, max_length=args.max_length))
     train, dev = splits["train"], splits["dev"]
     texts, gold = train.texts[: args.examples], train.labels[: args.examples]
     tokenizer = TextTokenizer.train(texts, "word", True, 20000, 2)

@@ -28,7 +28,7 @@ TINY = ["--set", "training.max_steps=3", "--set", "training.epochs=1", "--set", 
         "--set", "model.embedding_dim=16", "--set", 'training.device="cpu"']
 # The People's Daily recipes read 19,484 sentences: score a 1% dev split only, no test split (scoring
 # 10% splits takes longer than the whole run; see tests/training/test_tagging.py for the recipe as given).
-PD_SPLITS = ["--set", "data.dev_fraction=0.01", "--set", "data.test_fraction=0.0"]
+PD_SPLITS = ["--set", "data.validation_fraction=0.01", "--set", "data.test_fraction=0.0"]
 TOKEN_TAG = re.compile(r"\S+/\S+")
 ENTITY = re.compile(r"(PER|LOC|ORG|MISC)\[[^\]]+\]")
 

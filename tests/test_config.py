@@ -49,10 +49,10 @@ def test_recipe_loads_with_every_value_it_sets(recipe: Path) -> None:
 
 def test_recipe_values() -> None:
     sst2 = load_config(REPO_ROOT / "recipes" / "sentiment" / "sst2.toml")
-    assert (sst2.data.train, sst2.data.text_column, sst2.data.dev_fraction) == (
+    assert (sst2.data.train, sst2.data.text_column, sst2.data.validation_fraction) == (
         "tsv:../shared/data/sst2/train.tsv", "sentence", 0.0)
     zh = load_config(REPO_ROOT / "recipes" / "sentiment" / "zh_reviews.toml")
-    assert (zh.data.train, zh.data.dev_fraction, zh.data.test_fraction) == ("embedded:zh-reviews", 0.1, 0.1)
+    assert (zh.data.train, zh.data.validation_fraction, zh.data.test_fraction) == ("embedded:zh-reviews", 0.1, 0.1)
     assert zh.tokenizer.min_freq == 2
 
 
@@ -249,9 +249,10 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     ("data.dev=5", "The 'data.dev' parameter must be a data spec string or \"\". Got 5 instead."),
     ("data.text_column=1", "The 'data.text_column' parameter must be a non-empty string. Got 1 instead."),
     ("data.label_column=", "The 'data.label_column' parameter must be a non-empty string. Got '' instead."),
-    ("data.dev_fraction=0", "The 'data.dev_fraction' parameter must be above 0 when data.dev is empty. "
-                            "Got 0.0 instead."),
-    ("data.test_fraction=0.95", "The 'data.dev_fraction + data.test_fraction' parameter must be below 1."),
+    ("data.validation_fraction=1", "The 'data.validation_fraction' parameter must be a float in [0, 1). "
+                                   "Got 1.0 instead."),
+    ("data.dev_fraction=0.2", "unknown key 'data.dev_fraction'; it is called 'data.validation_fraction' now"),
+    ("data.test_fraction=0.95", "The 'data.validation_fraction + data.test_fraction' parameter must be below 1."),
 ])
 def test_bad_value_is_named(minimal: Path, override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(f"{minimal}: {message}")):

@@ -49,7 +49,7 @@ def tiny_config(path: Path, train: str, dev: str = "", extra: str = "") -> Path:
     return write(path, f"""[data]
 train = {json.dumps(train)}
 dev = {json.dumps(dev)}
-dev_fraction = 0.25
+validation_fraction = 0.25
 max_length = 8
 
 [model]

@@ -77,6 +77,11 @@ class TaggedDataset:
         indices = list(indices)
         return TaggedDataset([self.sentences[i] for i in indices], [self.tags[i] for i in indices], source)
 
+    def plus(self, other: TaggedDataset) -> TaggedDataset:
+        """These sentences, then those of `other`."""
+        return TaggedDataset(self.sentences + other.sentences, self.tags + other.tags,
+                             f"{self.source} + {other.source}")
+
 
 # ---------------------------------------------------------------- CoNLL columns
 
@@ -293,29 +298,29 @@ def peoples_daily_ner(dataset: TaggedDataset) -> TaggedDataset:
     return TaggedDataset(sentences, tags, f"{dataset.source} [characters, BIO PER/LOC/ORG from nr/ns/nt]")
 
 
-def split_sentences(dataset: TaggedDataset, dev_fraction: float = 0.1, test_fraction: float = 0.1,
+def split_sentences(dataset: TaggedDataset, validation_fraction: float = 0.1, test_fraction: float = 0.1,
                     seed: int = 0) -> dict[str, TaggedDataset]:
     """A seeded random split by sentence into "train", "dev" and "test".
 
     The sentence indices are shuffled with ``random.Random(seed)``; the first
-    ``ceil(test_fraction * n)`` go to test, the next ``ceil(dev_fraction * n)`` to dev and the rest
+    ``ceil(test_fraction * n)`` go to test, the next ``ceil(validation_fraction * n)`` to dev and the rest
     to train, and each split keeps the corpus order. The defaults give 80/10/10. A fraction of 0
     gives an empty split. The same data and seed always give the same split. Sentences are split by
     position, not by content: repeated sentences (2.5% of People's Daily's lines, see
     `load_peoples_daily`) can land in more than one split.
     """
-    for label, fraction in (("dev_fraction", dev_fraction), ("test_fraction", test_fraction)):
+    for label, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0 <= fraction < 1:
             raise DataError(f"{label} must be in [0, 1), got {fraction}")
     n_test = math.ceil(test_fraction * len(dataset))
-    n_dev = math.ceil(dev_fraction * len(dataset))
+    n_dev = math.ceil(validation_fraction * len(dataset))
     if n_test + n_dev >= len(dataset):
-        raise DataError(f"{dataset.source}: dev_fraction {dev_fraction} and test_fraction {test_fraction} leave "
-                        f"no training sentences out of {len(dataset)}")
+        raise DataError(f"{dataset.source}: validation_fraction {validation_fraction} and test_fraction "
+                        f"{test_fraction} leave no training sentences out of {len(dataset)}")
     order = list(range(len(dataset)))
     random.Random(seed).shuffle(order)
     parts = {"test": order[:n_test], "dev": order[n_test:n_test + n_dev], "train": order[n_test + n_dev:]}
-    shares = {"train": 1 - dev_fraction - test_fraction, "dev": dev_fraction, "test": test_fraction}
+    shares = {"train": 1 - validation_fraction - test_fraction, "dev": validation_fraction, "test": test_fraction}
     return {name: dataset.subset(sorted(parts[name]), f"{dataset.source} [{name}: {shares[name] * 100:.4g}% "
                                                        f"of sentences, seed {seed}]")
             for name in ("train", "dev", "test")}

@@ -34,8 +34,9 @@ whole: training and prediction keep the first ``data.max_length`` tokens.
 `load_splits` reads the train spec and either reads dev/test from their own specs or
 carves them out of the train source with a stratified (by label), seeded
 ``train_test_split``. Fractions are shares of the whole train source: the test set is
-carved first, then dev with ``dev_fraction / (1 - test_fraction)`` of the rest, so
-``dev_fraction = test_fraction = 0.1`` gives an 80/10/10 split.
+carved first, then dev with ``validation_fraction / (1 - test_fraction)`` of the rest, so
+``validation_fraction = test_fraction = 0.1`` gives an 80/10/10 split; ``validation_fraction = 0`` without
+a dev spec gives no dev set. `carve_dev` holds dev out of texts given in memory the same way.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ class TextDataset:
         labels = None if self.labels is None else [self.labels[i] for i in indices]
         texts = self.texts.take(indices) if isinstance(self.texts, TextColumn) else [self.texts[i] for i in indices]
         return TextDataset(texts, labels, source)
+
+    def plus(self, other: TextDataset) -> TextDataset:
+        """These examples, then those of `other` (in memory: a TextColumn's texts are read into a list)."""
+        labels = None if self.labels is None or other.labels is None else list(self.labels) + list(other.labels)
+        return TextDataset(list(self.texts) + list(other.texts), labels, f"{self.source} + {other.source}")
 
 
 def parse_spec(spec: str) -> DataSpec:
@@ -303,7 +309,8 @@ def load_splits(config: DataConfig) -> dict[str, TextDataset]:
     splits: dict[str, TextDataset] = {}
     carved: list[str] = []
     carved_share = 0.0
-    for name, spec, fraction in (("test", config.test, config.test_fraction), ("dev", config.dev, config.dev_fraction)):
+    for name, spec, fraction in (("test", config.test, config.test_fraction),
+                                 ("dev", config.dev, config.validation_fraction)):
         if spec:
             splits[name] = load_texts(spec, role=name, **columns)
         elif fraction > 0:
@@ -316,7 +323,14 @@ def load_splits(config: DataConfig) -> dict[str, TextDataset]:
                                                       f"{' and '.join(carved)}, seed {config.split_seed}]")
     for name, dataset in splits.items():
         _check_labels_seen(dataset, name, train)
-    return {"train": train, "dev": splits["dev"], **({"test": splits["test"]} if "test" in splits else {})}
+    return {"train": train, **{name: splits[name] for name in ("dev", "test") if name in splits}}
+
+
+def carve_dev(train: TextDataset, fraction: float, seed: int) -> dict[str, TextDataset]:
+    """"train" and "dev": `fraction` of `train` held out as dev, stratified by label and seeded."""
+    rest, held = _carve(train, list(range(len(train))), fraction, "dev", seed)
+    return {"train": train.subset(rest, f"{train.source} [train: rest after carving dev, seed {seed}]"),
+            "dev": train.subset(held, f"{train.source} [dev: {fraction * 100:.4g}% stratified, seed {seed}]")}
 
 
 def _carve(full: TextDataset, rest: list[int], fraction: float, name: str, seed: int) -> tuple[list[int], list[int]]:
@@ -335,7 +349,7 @@ def _carve(full: TextDataset, rest: list[int], fraction: float, name: str, seed:
     if held < len(counts) or len(rest) - held < len(counts):
         raise DataError(f"{full.source}: cannot carve a stratified {name} split of {held} from {len(rest)} "
                         f"examples with {len(counts)} labels: both sides need at least one example of each "
-                        f"label; change data.{name}_fraction or add examples")
+                        f"label; change data.{'validation' if name == 'dev' else name}_fraction or add examples")
     try:
         keep, carved = train_test_split(rest, test_size=fraction, random_state=seed, stratify=labels)
     except ValueError as err:

@@ -14,16 +14,22 @@ def _load(spec: str, role: str, config: DataConfig) -> TaggedDataset:
     return dataset
 
 
+def carve_tagged_dev(train: TaggedDataset, fraction: float, seed: int) -> dict[str, TaggedDataset]:
+    """"train" and "dev": `fraction` of the sentences of `train` held out as dev, seeded."""
+    parts = split_sentences(train, fraction, 0.0, seed)
+    return {"train": parts["train"], "dev": parts["dev"]}
+
+
 def load_tagged_splits(config: DataConfig) -> dict[str, TaggedDataset]:
     """"train", "dev" and (when there is one) "test": from their specs, or a seeded split by sentence of
-    the train source (`dev_fraction`, `test_fraction`) where a spec is empty."""
+    the train source (`validation_fraction`, `test_fraction`) where a spec is empty."""
     train = _load(config.train, "train", config)
     tags = {tag for sentence in train.tags for tag in sentence}
     if len(tags) < 2:
         raise DataError(f"{train.source}: the training data has a single tag {tags.pop()!r}; "
                         f"a tagger needs at least 2")
     splits = {}
-    held_out = {"dev": 0.0 if config.dev else config.dev_fraction,
+    held_out = {"dev": 0.0 if config.dev else config.validation_fraction,
                 "test": 0.0 if config.test else config.test_fraction}
     if any(held_out.values()):
         parts = split_sentences(train, held_out["dev"], held_out["test"], config.split_seed)

@@ -18,16 +18,18 @@ from typing import Any, ClassVar
 
 from sklearn.base import BaseEstimator
 
-from ..config import TASK_KEYS, Config, load_config
+from ..config import TASK_KEYS, Config, load_config, renamed_keys
 from ..config_docs import field_docs
 from ..device import resolve_device
 from ..errors import ConfigError, ModelDirError
 from ..model_dir import model_format
-from ..tasks import Prepared, prepare
+from ..models.ensemble import ensemble
+from ..runs import ensemble_record, member_configs
+from ..tasks import Prepared, prepare, prepare_refit
 from ..training.trainer import Trainer
 
 SECTIONS = ("data", "tokenizer", "model", "training")
-ESTIMATOR_ONLY = {"verbose": False}  # not a config key: how much fit prints
+ESTIMATOR_ONLY = {"verbose": 1}  # not a config key: how much fit prints (Keras's convention: 0 nothing)
 # Names of earlier versions (and scikit-learn habits), for a helpful error and for model directories that
 # stored estimator parameters by those names.
 RENAMED = {"random_state": "seed", "class_weight": "class_weights", "tokenizer": "kind"}
@@ -54,8 +56,9 @@ def parameters_doc(keys: dict[str, tuple[str, Any]]) -> str:
     for name, (section, default) in keys.items():
         lines += [f"    {name} : {type(default).__name__}, default={default!r}",
                   f"        {docs[section].get(name) or name}. TOML: [{section}] {name}."]
-    lines += ["    verbose : bool, default=False",
-              "        Show training progress while fitting: a progress bar and one line per epoch. Not a config key."]
+    lines += ["    verbose : int, default=1",
+              "        1: while fitting, say what it trains on and print one line per epoch (and a progress bar where "
+              "stderr is a terminal); 0: print nothing. Not a config key."]
     return "\n".join(lines) + "\n"
 
 
@@ -116,19 +119,57 @@ class ConfigEstimator(BaseEstimator):
         return cls(**{name: getattr(getattr(config, section), name) for name, (section, _) in cls._keys.items()})
 
     def _fit(self, splits: dict[str, Any] | None, labels: Sequence[str] | None = None) -> Prepared:
-        """Prepare (reading config.data when `splits` is None), train with early stopping on "dev" if there is one."""
+        """Prepare (reading config.data when `splits` is None), train with early stopping on "dev" if there is one;
+        an ensemble trains its members one after another and becomes one model."""
         config = self.get_config()
         device = resolve_device(config.training.device)
-        prepared = prepare(config, splits, labels, cache_vectors=True)
-        trainer = Trainer(prepared.model, prepared.training, device, prepared.task, progress=self.verbose,
-                          verbose=self.verbose)
-        self.history_ = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev")).history
-        prepared.model.eval()
+        configs = member_configs(config)
+        models, self.history_ = [], []
+        for k, member in enumerate(configs):
+            prepared = prepare(member, splits, labels, cache_vectors=True)
+            if self.verbose and k == 0:
+                print(self._fit_line(prepared, config), flush=True)
+            if self.verbose and len(configs) > 1:
+                print(f"member {k + 1} of {len(configs)} (seed {member.training.seed})", flush=True)
+            trainer = Trainer(prepared.model, prepared.training, device, prepared.task, progress=bool(self.verbose),
+                              verbose=bool(self.verbose))
+            result = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev"))
+            self.history_ += [{**row, "member": k} for row in result.history] if len(configs) > 1 else result.history
+            if member.training.refit and "dev" in prepared.encoded:
+                prepared = prepare_refit(member, prepared, result.best_epoch, cache_vectors=True)
+                if self.verbose:
+                    print(f"refit: dev chose epoch {result.best_epoch}; training a new model on train + dev "
+                          f"({len(prepared.splits['train']):,} examples) for {result.best_epoch} epochs", flush=True)
+                Trainer(prepared.model, prepared.training, device, prepared.task, progress=bool(self.verbose),
+                        verbose=bool(self.verbose)).fit(prepared.encoded["train"], None)
+            models.append(prepared.model.eval())
+        if len(configs) > 1:
+            prepared.model = prepared.saved.model = ensemble(models).eval()
+            prepared.saved.config["ensemble"] = ensemble_record(config)
+            prepared.saved.config["run_config"] = config.to_dict()
         self.config_ = config
         self.device_ = device
         self.pretrained_ = prepared.data_notes.get("pretrained")
         self.vocab_ = prepared.saved.tokenizer.vocab
         return prepared
+
+
+    def _fit_line(self, prepared: Prepared, config: Config) -> str:
+        """What fit trains on and how it chooses the epoch, in one line."""
+        sizes = ", ".join(f"{split} {n:,}" for split, n in prepared.sizes.items())
+        held = prepared.data_notes.get("validation")
+        if held and "not_carved" in held:
+            dev = (f"no dev set could be held out ({held['not_carved']}), so all {config.training.epochs} epochs "
+                   f"run and the last one is kept")
+        elif held:
+            dev = (f"dev is {held['fraction']:.0%} of the training data, held out (split_seed "
+                   f"{held['split_seed']}) to choose the best epoch; validation_fraction=0 trains on all of it")
+        elif "dev" in prepared.sizes:
+            dev = "the best epoch on eval_set is kept"
+        else:
+            dev = f"no dev data: all {config.training.epochs} epochs run and the last one is kept"
+        choice = prepared.data_notes.get("vectors_choice")
+        return f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {dev}" + (f"\n{choice}" if choice else "")
 
 
 def _config_value(value: Any) -> Any:
@@ -144,7 +185,7 @@ def estimator_params(saved_config: dict[str, Any], task: str) -> dict[str, Any]:
     """The parameters a model directory was trained with: its whole run config, or (older directories) the
     estimator parameters it stored, renamed to today's names."""
     if "run_config" in saved_config:
-        config = Config.from_dict(saved_config["run_config"], source="config.json run_config")
+        config = Config.from_dict(renamed_keys(saved_config["run_config"]), source="config.json run_config")
         keys = config_keys(task)
         return {name: getattr(getattr(config, section), name) for name, (section, _) in keys.items()}
     params = saved_config.get("api", {}).get("params", {})

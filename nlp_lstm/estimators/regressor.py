@@ -82,7 +82,7 @@ class SequenceRegressor(RegressorMixin, BaseEstimator):
         lr_schedule: str = "constant",
         random_state: int = 0,
         device: str = "auto",
-        verbose: bool = False,
+        verbose: int = 1,
     ) -> None:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -118,7 +118,8 @@ class SequenceRegressor(RegressorMixin, BaseEstimator):
         device = resolve_device(self.device)
         torch.manual_seed(self.random_state)
         model = LSTMRegressor(self.n_features_in_, self.hidden_size, self.num_layers, self.bidirectional, self.dropout)
-        trainer = Trainer(model, training, device, RegressionTask(), progress=self.verbose, verbose=self.verbose)
+        trainer = Trainer(model, training, device, RegressionTask(), progress=bool(self.verbose),
+                          verbose=bool(self.verbose))
         self.history_ = trainer.fit(EncodedSeries(values, targets), dev).history
         self.model_ = trainer.model
         self.device_ = device

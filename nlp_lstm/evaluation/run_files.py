@@ -50,7 +50,9 @@ def read_run(run_dir: str | Path) -> Run:
         if split in metrics and not isinstance(metrics[split], dict):
             raise DataError(f"{folder / 'metrics.json'}: '{split}' is not an object")
     if "test" not in metrics and "dev" not in metrics:
-        raise DataError(f"{folder / 'metrics.json'}: no 'test' or 'dev' section")
+        raise DataError(f"{folder / 'metrics.json'}: no 'test' or 'dev' section: the run held nothing out "
+                        f"(data.validation_fraction = 0), so there are no scores to report; score its model with "
+                        f"nlp-lstm evaluate {folder / 'model'} DATA and report that folder")
     return Run(folder, metrics, _read_jsonl(folder / "history.jsonl"), _read_jsonl(folder / "predictions.jsonl"),
                _read_file(folder / "config.toml"), folder / "model" / "tokenizer.json")
 

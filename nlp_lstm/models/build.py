@@ -11,6 +11,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .classifier import BiLSTMClassifier
+from .ensemble import ensemble
 from .tagger import BiLSTMTagger
 
 
@@ -25,9 +26,13 @@ class ModelSizes:
 
 
 def build_model(task: str, spec: ModelConfig, sizes: ModelSizes,
-                crf_constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> nn.Module:
+                crf_constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                members: int = 1) -> nn.Module:
     """The classifier or tagger that `spec` describes, sized by `sizes`; a CRF tagger may take BIO/BIOES
-    constraints (they are buffers, so a saved model brings its own)."""
+    constraints (they are buffers, so a saved model brings its own). `members` > 1: a seed ensemble of that many
+    (to load a saved one's weights into)."""
+    if members > 1:
+        return ensemble([build_model(task, spec, sizes, crf_constraints) for _ in range(members)])
     if task == "classification":
         return BiLSTMClassifier(sizes.vocab_size, sizes.num_outputs, spec, sizes.padding_idx)
     if task == "tagging":

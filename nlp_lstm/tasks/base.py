@@ -84,7 +84,13 @@ class Task:
 
     @classmethod
     def read_splits(cls, data: DataConfig) -> dict[str, Any]:
-        """"train", "dev" and optional "test" datasets: each read from its spec or carved out of train."""
+        """"train" and, where there are, "dev" and "test" datasets: each read from its spec or carved out of
+        train."""
+        raise NotImplementedError
+
+    @classmethod
+    def carve_dev(cls, train: Any, fraction: float, seed: int) -> dict[str, Any]:
+        """"train" and "dev": `fraction` of the training examples held out as dev, seeded."""
         raise NotImplementedError
 
     @classmethod

@@ -18,7 +18,7 @@ from ..config import Config, DataConfig
 from ..data.batching import Batch, collate
 from ..data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
 from ..data.ragged import row_lengths
-from ..data.sources import TextDataset, load_splits, load_texts
+from ..data.sources import TextDataset, carve_dev, load_splits, load_texts
 from ..errors import ConfigError, DataError
 from ..evaluation.classification_report import classification_sections
 from ..evaluation.data_stats import split_statistics
@@ -26,7 +26,7 @@ from ..evaluation.metrics import classification_metrics, format_metrics
 from ..evaluation.uncertainty import bootstrap_intervals
 from ..model_dir import SavedModel
 from ..models.build import ModelSizes, build_model
-from ..models.pretrained import init_pretrained, pretrained_vocabulary
+from ..models.pretrained import choose_vectors, init_pretrained, pretrained_vocabulary
 from ..predictor import Predictor, predict_proba_ids
 from ..text.tokenizers import TextTokenizer
 from ..training.class_weights import class_weights
@@ -142,6 +142,11 @@ class ClassificationTask(Task):
         return load_splits(data)
 
     @classmethod
+    def carve_dev(cls, train: TextDataset, fraction: float, seed: int) -> dict[str, TextDataset]:
+        """Dev held out of the training texts, stratified by label."""
+        return carve_dev(train, fraction, seed)
+
+    @classmethod
     def prepare(cls, config: Config, splits: dict[str, TextDataset], labels: Sequence[str] | None,
                 cache_vectors: bool) -> Prepared:
         """Labels (sorted unless given), tokenizer, encoded splits, model and task for a classification run."""
@@ -154,11 +159,12 @@ class ClassificationTask(Task):
             raise DataError(f"{train_set.source}: the training data has a single label {labels[0]!r}; "
                             f"a classifier needs at least 2")
         label_to_id = {label: k for k, label in enumerate(labels)}
-        tokenizer, digest, vectors, added = _tokenizer(config, train_set, cache_vectors)
+        tokenizer, digest = _tokenizer(config, train_set)
+        m, choice = choose_vectors(tokenizer, config.model, config.tokenizer.kind == "word", cache_vectors)
+        tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache=cache_vectors)
         encoded = {split: EncodedSplit(cached_encode(tokenizer, data.texts, digest if split == "train" else None,
                                                      config.data.num_proc), _label_ids(data, label_to_id, split))
                    for split, data in splits.items()}
-        m = config.model
         model = build_model(cls.name, m, ModelSizes(len(tokenizer), len(labels), tokenizer.pad_id))
         saved = SavedModel(model, tokenizer, labels, config.data.max_length,
                            {"data": {"text_column": config.data.text_column,
@@ -172,7 +178,8 @@ class ClassificationTask(Task):
         task = cls(labels, tokenizer.pad_id, config.data.max_length, weights, replacement)
         notes = {"stats": stats, **({"class_weights": dict(zip(labels, weights))} if weights else {}),
                  **unk_note(replacement),
-                 "truncated": truncation_note({split: encoded[split].ids for split in splits}, config.data.max_length)}
+                 "truncated": truncation_note({split: encoded[split].ids for split in splits}, config.data.max_length),
+                 **({"vectors_choice": choice} if choice else {})}
         if vectors is not None:
             notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
                                                   config.training.seed, added)
@@ -242,16 +249,15 @@ def tfidf_logistic_regression() -> Any:
     return make_pipeline(features, LogisticRegression(max_iter=1000))
 
 
-def _tokenizer(config: Config, train_set: TextDataset, cache_vectors: bool) -> tuple[Any, str | None, Any, Any]:
+def _tokenizer(config: Config, train_set: TextDataset) -> tuple[TextTokenizer, str | None]:
     """The tokenizer trained on the training texts (taken from the cache for large data: later runs on the same
-    texts load the tokenizer and ids), extended by pretrained vectors; the texts' digest for the cache; vectors."""
+    texts load the tokenizer and ids), and the texts' digest for the cache."""
     tok = config.tokenizer
     digest = texts_digest(train_set.texts) if len(train_set) >= CACHE_MIN_TEXTS else None
     tokenizer = cached_tokenizer(train_set.texts, dataclasses.asdict(tok), lambda: TextTokenizer.train(
         train_set.texts, tok.kind, tok.lowercase, tok.vocab_size, tok.min_freq, tok.split_cjk), TextTokenizer.load,
         digest)
-    tokenizer, vectors, added = pretrained_vocabulary(tokenizer, config.model, cache=cache_vectors)
-    return tokenizer, digest, vectors, added
+    return tokenizer, digest
 
 
 def _label_ids(dataset: TextDataset, label_to_id: dict[str, int], split: str) -> np.ndarray:

@@ -19,7 +19,7 @@ from ..config import Config, DataConfig
 from ..data.batching import Batch, collate_tagged
 from ..data.conll import TaggedDataset, load_tagged
 from ..data.tag_schemes import convert_sequences, detect_scheme
-from ..data.tagged import load_tagged_splits
+from ..data.tagged import carve_tagged_dev, load_tagged_splits
 from ..errors import ConfigError
 from ..evaluation.data_stats import tag_statistics
 from ..evaluation.metrics import format_tagging_metrics, is_entity_tagset, tagging_metrics
@@ -27,7 +27,7 @@ from ..evaluation.tagging_report import tagging_sections
 from ..model_dir import SavedModel
 from ..models.build import ModelSizes, build_model
 from ..models.crf import scheme_constraints
-from ..models.pretrained import init_pretrained, pretrained_vocabulary
+from ..models.pretrained import choose_vectors, init_pretrained, pretrained_vocabulary
 from ..predictor import TagPredictor, predict_tag_ids
 from ..text.features import build_char_vocab, encode_words
 from ..text.tokenizers import TextTokenizer
@@ -139,6 +139,11 @@ class TaggingTask(Task):
         return load_tagged_splits(data)
 
     @classmethod
+    def carve_dev(cls, train: TaggedDataset, fraction: float, seed: int) -> dict[str, TaggedDataset]:
+        """Dev held out of the training sentences."""
+        return carve_tagged_dev(train, fraction, seed)
+
+    @classmethod
     def prepare(cls, config: Config, splits: dict[str, TaggedDataset], labels: Sequence[str] | None,
                 cache_vectors: bool) -> Prepared:
         """Tag set, tokenizer, character and casing features, model and task for a tagging run."""
@@ -147,6 +152,7 @@ class TaggingTask(Task):
         unseen = _report_unseen(splits, train_set, tag_set)
         tokenizer = TextTokenizer.train_words(train_set.sentences, tok.lowercase, tok.digits_to_zero,
                                               tok.vocab_size, tok.min_freq)
+        m, choice = choose_vectors(tokenizer, m, True, cache_vectors)
         tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache_vectors)
         char_vocab = build_char_vocab(train_set.sentences) if m.char_embedding_dim else None
         model_tags = {name: convert_sequences(data.tags, tag_set.data_scheme, tag_set.model_scheme)
@@ -173,7 +179,8 @@ class TaggingTask(Task):
         notes = {"unseen_tags": unseen, "scheme": tag_set.data_scheme,
                  "stats": {name: tag_statistics(data.tags, tag_set.data_scheme, encoded[name].ids, tokenizer.unk_id)
                            for name, data in splits.items()},
-                 **({"class_weights": dict(zip(tag_set.names, weights))} if weights else {}), **unk_note(replacement)}
+                 **({"class_weights": dict(zip(tag_set.names, weights))} if weights else {}), **unk_note(replacement),
+                 **({"vectors_choice": choice} if choice else {})}
         if vectors is not None:
             notes["pretrained"] = init_pretrained(model.embedding, tokenizer, vectors, m, encoded["train"].ids,
                                                   config.training.seed, added)

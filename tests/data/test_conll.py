@@ -326,7 +326,7 @@ def test_peoples_daily_ner_rules() -> None:
 
 
 def test_split_is_disjoint_complete_and_reproducible(peoples_daily: TaggedDataset) -> None:
-    splits = split_sentences(peoples_daily, dev_fraction=0.1, test_fraction=0.1, seed=13)
+    splits = split_sentences(peoples_daily, validation_fraction=0.1, test_fraction=0.1, seed=13)
     assert [len(splits[name]) for name in ("train", "dev", "test")] == [15586, 1949, 1949]
     assert splits["dev"].source == "embedded:peoples-daily-pos [dev: 10% of sentences, seed 13]"
     assert splits["train"].source == "embedded:peoples-daily-pos [train: 80% of sentences, seed 13]"
@@ -338,7 +338,7 @@ def test_split_is_disjoint_complete_and_reproducible(peoples_daily: TaggedDatase
     assert sorted(indices["train"] + indices["dev"] + indices["test"]) == list(range(len(peoples_daily)))
     texts = {name: Counter(" ".join(words) for words in data.sentences) for name, data in splits.items()}
     assert texts["train"] + texts["dev"] + texts["test"] == Counter(" ".join(w) for w in peoples_daily.sentences)
-    again = split_sentences(peoples_daily, dev_fraction=0.1, test_fraction=0.1, seed=13)
+    again = split_sentences(peoples_daily, validation_fraction=0.1, test_fraction=0.1, seed=13)
     assert all(again[name].sentences == splits[name].sentences and again[name].tags == splits[name].tags
                for name in splits)
     assert split_sentences(peoples_daily, seed=14)["test"].sentences != splits["test"].sentences
@@ -346,23 +346,23 @@ def test_split_is_disjoint_complete_and_reproducible(peoples_daily: TaggedDatase
 
 def test_split_indices_on_a_toy_set() -> None:
     data = TaggedDataset([[str(i)] for i in range(10)], [["O"]] * 10, "toy")
-    splits = split_sentences(data, dev_fraction=0.2, test_fraction=0.1, seed=0)
+    splits = split_sentences(data, validation_fraction=0.2, test_fraction=0.1, seed=0)
     numbers = {name: [int(words[0]) for words in split.sentences] for name, split in splits.items()}
     assert [len(numbers[name]) for name in ("train", "dev", "test")] == [7, 2, 1]
     assert sorted(numbers["train"] + numbers["dev"] + numbers["test"]) == list(range(10))
     assert all(numbers[name] == sorted(numbers[name]) for name in numbers)
-    assert len(split_sentences(data, dev_fraction=0, test_fraction=0)["test"]) == 0
+    assert len(split_sentences(data, validation_fraction=0, test_fraction=0)["test"]) == 0
 
 
 @pytest.mark.parametrize("dev, test, message", [
-    (1.0, 0.1, r"dev_fraction must be in \[0, 1\), got 1.0"),
+    (1.0, 0.1, r"validation_fraction must be in \[0, 1\), got 1.0"),
     (0.1, -0.1, r"test_fraction must be in \[0, 1\), got -0.1"),
-    (0.5, 0.45, r"toy: dev_fraction 0.5 and test_fraction 0.45 leave no training sentences out of 10"),
+    (0.5, 0.45, r"toy: validation_fraction 0.5 and test_fraction 0.45 leave no training sentences out of 10"),
 ])
 def test_split_errors(dev: float, test: float, message: str) -> None:
     data = TaggedDataset([[str(i)] for i in range(10)], [["O"]] * 10, "toy")
     with pytest.raises(DataError, match=message):
-        split_sentences(data, dev_fraction=dev, test_fraction=test)
+        split_sentences(data, validation_fraction=dev, test_fraction=test)
 
 
 def test_dataset_checks_lengths() -> None:

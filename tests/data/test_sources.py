@@ -100,7 +100,7 @@ def test_zh_reviews(zh_reviews: TextDataset) -> None:
 
 
 def test_zh_reviews_80_10_10_split(zh_reviews: TextDataset) -> None:
-    config = DataConfig(train="embedded:zh-reviews", dev_fraction=0.1, test_fraction=0.1, split_seed=3)
+    config = DataConfig(train="embedded:zh-reviews", validation_fraction=0.1, test_fraction=0.1, split_seed=3)
     splits = load_splits(config)
     assert set(splits) == {"train", "dev", "test"}
     sizes = {name: len(data) for name, data in splits.items()}
@@ -117,7 +117,7 @@ def test_zh_reviews_80_10_10_split(zh_reviews: TextDataset) -> None:
 
     again = load_splits(config)
     assert all(again[name].texts == splits[name].texts for name in splits)
-    other = load_splits(DataConfig(train="embedded:zh-reviews", dev_fraction=0.1, test_fraction=0.1,
+    other = load_splits(DataConfig(train="embedded:zh-reviews", validation_fraction=0.1, test_fraction=0.1,
                                    split_seed=4))
     assert other["dev"].texts != splits["dev"].texts
 
@@ -302,7 +302,7 @@ def test_class_too_small_to_stratify(tmp_path: Path) -> None:
 def test_carved_split_too_small_for_all_labels(tmp_path: Path) -> None:
     train = _tsv(tmp_path, "train.tsv", [(f"{label}{i}", label) for label in "abcd" for i in range(2)])
     with pytest.raises(DataError, match=r"stratified dev split of 1 from 8 examples with 4 labels"):
-        load_splits(DataConfig(train=train, dev_fraction=0.1))
+        load_splits(DataConfig(train=train, validation_fraction=0.1))
 
 
 def test_empty_train_names_source(tmp_path: Path) -> None:

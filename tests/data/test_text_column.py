@@ -58,7 +58,7 @@ def test_readers_and_carved_splits_give_the_same_data_spilled_or_not(
     jsonl = tmp_path / "data.jsonl"
     jsonl.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(TEXTS, labels)))
     for spec in (f"parquet:{parquet}", f"jsonl:{jsonl}"):
-        config = DataConfig(train=spec, dev_fraction=0.1, test_fraction=0.1)
+        config = DataConfig(train=spec, validation_fraction=0.1, test_fraction=0.1)
         in_lists = load_splits(config)
         monkeypatch.setattr(text_column, "SPILL_ROWS", 200)
         spilled = load_splits(config)
@@ -94,7 +94,7 @@ def test_a_classifier_trained_on_spilled_texts_tokenized_by_forked_processes_mat
     from nlp_lstm.runs import train
 
     train_file = write_slice(sst2_dir / "train.tsv", tmp_path / "train.tsv", 0, 600)
-    config = Config(data=DataConfig(train=f"tsv:{train_file}", text_column="sentence", dev_fraction=0.2),
+    config = Config(data=DataConfig(train=f"tsv:{train_file}", text_column="sentence", validation_fraction=0.2),
                     model=ModelConfig(embedding_dim=8, hidden_size=8),
                     training=TrainingConfig(epochs=1, batch_size=32, device="cpu"))
     plain = train(config, output=tmp_path / "lists", progress=False).metrics

@@ -72,7 +72,7 @@ def test_tagger_gates(tmp_path: Path) -> None:
     blocks = sentence_blocks(SHARED_DATA / "conll2003" / "eng.train")[:200]
     write_conll(tmp_path / "train.txt", blocks)
     config = Config(
-        task="tagging", data=DataConfig(train=f"conll:{tmp_path / 'train.txt'}", dev_fraction=0.1, tag_column=3),
+        task="tagging", data=DataConfig(train=f"conll:{tmp_path / 'train.txt'}", validation_fraction=0.1, tag_column=3),
         tokenizer=TokenizerConfig(lowercase=False), training=TrainingConfig(epochs=1, max_steps=5, device="cpu"),
         model=ModelConfig(embedding_dim=8, hidden_size=6, char_embedding_dim=4, char_filters=4,
                           casing_embedding_dim=2, crf=True))

@@ -44,7 +44,7 @@ def tagger_run(conll: Path) -> Path:
     config = Config(
         task="tagging",
         data=DataConfig(train=f"conll:{conll / 'train.conll'}", dev=f"conll:{conll / 'dev.conll'}", tag_column=3,
-                        dev_fraction=0.0),
+                        validation_fraction=0.0),
         tokenizer=TokenizerConfig(lowercase=True, digits_to_zero=True),
         model=ModelConfig(embedding_dim=32, hidden_size=32, char_embedding_dim=16, char_filters=20,
                           casing_embedding_dim=4, crf=True, tag_scheme="bioes"),

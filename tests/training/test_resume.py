@@ -133,7 +133,7 @@ def tagger_config(folder: Path) -> Config:
     return Config(
         task="tagging",
         data=DataConfig(train=f"conll:{folder / 'train.conll'}", dev=f"conll:{folder / 'dev.conll'}", tag_column=3,
-                        dev_fraction=0.0),
+                        validation_fraction=0.0),
         tokenizer=TokenizerConfig(lowercase=True, digits_to_zero=True),
         model=ModelConfig(embedding_dim=16, hidden_size=16, dropout=0.5, char_embedding_dim=8, char_filters=8,
                           casing_embedding_dim=4, crf=True, tag_scheme="bioes"),

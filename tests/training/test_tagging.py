@@ -54,7 +54,7 @@ def ner_config(folder: Path, seed: int = 0, dev: str = "dev.conll", train_file: 
     return Config(
         task="tagging",
         data=DataConfig(train=f"conll:{folder / train_file}", dev=f"conll:{folder / dev}", tag_column=3,
-                        dev_fraction=0.0),
+                        validation_fraction=0.0),
         tokenizer=TokenizerConfig(lowercase=True, digits_to_zero=True),
         model=ModelConfig(embedding_dim=32, hidden_size=32, dropout=0.5, char_embedding_dim=16, char_filters=20,
                           casing_embedding_dim=4, crf=True, tag_scheme="bioes"),
@@ -289,7 +289,8 @@ def test_a_dev_entity_of_a_known_type_but_new_length_is_accepted(tmp_path: Path)
 # The recipes read 19,484 sentences; these keep the model tiny, stop after 5 steps, and score a 1% dev
 # split only (scoring 10% dev and test splits takes longer than the whole run).
 PD_OVERRIDES = ["training.max_steps=5", "training.epochs=1", "training.batch_size=16", "model.embedding_dim=8",
-                "model.hidden_size=8", "data.dev_fraction=0.01", "data.test_fraction=0.0", 'training.device="cpu"']
+                "model.hidden_size=8", "data.validation_fraction=0.01", "data.test_fraction=0.0",
+                'training.device="cpu"']
 
 
 def test_peoples_daily_ner_recipe_runs_end_to_end_on_characters(tmp_path: Path) -> None:
