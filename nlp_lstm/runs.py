@@ -329,6 +329,7 @@ def _train_ensemble(config: Config, run_dir: Path, device: torch.device, progres
             continue
         split_metrics, predictions = prepared.task.evaluate(prepared.saved.model, prepared.encoded[split], device)
         metrics[split] = split_metrics
+        metrics["ensemble"][f"{split}_{metric}"] = split_metrics[metric]
         member_scores = [m.metrics[split][metric] for m in members]
         print(f"{split} {metric}: ensemble {split_metrics[metric]:.4f}; members "
               + ", ".join(f"{score:.4f}" for score in member_scores)

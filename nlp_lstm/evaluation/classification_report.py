@@ -70,7 +70,7 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
     mistake_rows = [[f4(float(row["confidence"])), str(row["gold"]), str(row["predicted"]), truncate(row["text"])]
                     for row in mistakes]
     data = metrics.get("data", {})
-    training_blocks, training_plots = training_section(run.history, metrics.get("best_epoch"))
+    training_blocks, training_plots = training_section(run.history, metrics.get("best_epoch"), metrics.get("ensemble"))
     gate_blocks, gate_plots = gate_section(run.tokenizer.parent, [str(row["text"]) for row in predictions])
     data_blocks, data_plots = data_section(
         data, f"Labels: {', '.join(str(label) for label in data.get('labels', labels))}; "

@@ -44,6 +44,7 @@ def trace_gates(model_dir: str | Path | SavedModel, text: str) -> GateTrace:
     and record every gate."""
     saved = model_dir if isinstance(model_dir, SavedModel) else load_model_dir(model_dir, "cpu", lstm="explicit")
     model = saved.model
+    model = model.members[0] if hasattr(model, "members") else model  # a seed ensemble: its first member's gates
     if saved.task == "tagging":
         from ..predictor import TagPredictor
         from ..text.features import encode_words

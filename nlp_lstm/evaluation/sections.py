@@ -59,8 +59,17 @@ def font_note(font: str | None, texts: list[str]) -> list[Block]:
     return []
 
 
-def training_section(history: list[dict[str, Any]], best_epoch: int | None) -> tuple[list[Block], Builders]:
-    """A table of the epochs (train loss, dev metrics) and their curves."""
+def training_section(history: list[dict[str, Any]], best_epoch: int | None,
+                     ensemble: dict[str, Any] | None = None) -> tuple[list[Block], Builders]:
+    """A table of the epochs (train loss, dev metrics) and their curves; for a seed ensemble, its members."""
+    if ensemble:
+        scores = sorted({key for member in ensemble["member_runs"] for key in member} - {"seed", "run", "best_epoch"})
+        rows = [[str(m["seed"]), m["run"], str(m["best_epoch"]), *(f4(m[k]) if k in m else "" for k in scores)]
+                for m in ensemble["member_runs"]]
+        rows.append(["ensemble", "", "", *(f4(ensemble[k]) if k in ensemble else "" for k in scores)])
+        return [("p", f"A seed ensemble of {ensemble['members']} members ({ensemble['combine']}); each member is "
+                      f"a run of its own, with its training curves in its report."),
+                ("table", ["seed", "run", "best epoch", *(k.replace("_", " ") for k in scores)], rows)], {}
     if not history:
         return [("p", "No training history: this report scores a saved model on other data.")], {}
     keys = [key for key in ("dev_accuracy", "dev_macro_f1", "dev_f1") if any(key in row for row in history)]

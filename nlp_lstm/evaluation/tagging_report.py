@@ -97,7 +97,7 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
                           [[tag, *(str(c) for c in row)] for tag, row in zip(tags, matrix)]))
     confusion.append(("img", "confusion_matrix", "Tag confusion matrix"))
 
-    training_blocks, training_plots = training_section(run.history, metrics.get("best_epoch"))
+    training_blocks, training_plots = training_section(run.history, metrics.get("best_epoch"), metrics.get("ensemble"))
     data_blocks, data_plots = data_section(
         data, f"{len(data.get('labels', tags))} tags the model predicts; entity scheme of the data: "
               f"{scheme or 'none (not entity tags)'}; vocabulary size: {data.get('vocab_size', 'unknown')}", "tokens")

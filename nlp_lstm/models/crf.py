@@ -142,6 +142,18 @@ class CRF(nn.Module):
         paths = torch.stack(path[::-1], dim=1).tolist()  # (batch, seq_len); padded steps repeat the last tag
         return [row[:length] for row, length in zip(paths, mask.sum(dim=1).tolist())]
 
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """P(tag at each step | the sentence), by forward-backward: (batch, seq_len, num_tags), 0 at padded steps.
+
+        The gradient of log Z with respect to the emission scores is exactly these marginals."""
+        mask = self._validate(emissions, mask)
+        with torch.inference_mode(False), torch.enable_grad():  # also when called under inference_mode
+            start, transitions, end = (score.detach() for score in self._scores(DISALLOWED_SCORE))
+            scores = emissions.detach().float().clone().requires_grad_(True)
+            log_z = self._log_partition(scores, mask.clone(), start, transitions, end)
+            (marginals,) = torch.autograd.grad(log_z.sum(), scores)
+        return marginals * mask[:, :, None]
+
     def _scores(self, disallowed: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Start (num_tags,), transition (num_tags, num_tags) and end (num_tags,) scores under the constraints."""
         return (

@@ -324,3 +324,25 @@ def test_constructor_rejects_bad_constraints(constraints, match):
 def test_scheme_constraints_reject_bad_input(tag_names, scheme, match):
     with pytest.raises(ValueError, match=match):
         scheme_constraints(tag_names, scheme)
+
+
+def test_marginals_match_brute_force_enumeration():
+    import itertools
+
+    torch.manual_seed(0)
+    crf = CRF(3)
+    emissions, mask = torch.randn(2, 4, 3), torch.tensor([[True] * 4, [True, True, False, False]])
+    marginals = crf.marginals(emissions, mask)
+    for b in range(2):
+        n = int(mask[b].sum())
+        expected = torch.zeros(n, 3)
+        paths = list(itertools.product(range(3), repeat=n))
+        scores = torch.stack([crf._sequence_score(emissions[b:b + 1, :n], torch.tensor([p]), mask[b:b + 1, :n],
+                                                  crf.start_transitions, crf.transitions, crf.end_transitions)[0]
+                              for p in paths])
+        weights = torch.softmax(scores, dim=0)
+        for path, weight in zip(paths, weights):
+            for t, tag in enumerate(path):
+                expected[t, tag] += weight
+        torch.testing.assert_close(marginals[b, :n], expected.detach(), atol=1e-5, rtol=1e-5)
+        assert marginals[b, n:].abs().sum() == 0
