@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +232,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--jobs", default="1", metavar="N",
                    help="with --seeds (or an ensemble): train N seeds at once in separate processes, each with its "
                         "share of the CPU threads and its output in DIR/seed-K.log (default: 1, one after another)")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, imports=("nlp_lstm.runs", "nlp_lstm.seeds"))
 
 
 def _add_predict(sub: Any) -> None:
@@ -248,7 +252,7 @@ def _add_predict(sub: Any) -> None:
                    help="abstain below this probability: no label ((none); null in --output)")
     p.add_argument("--batch-size", metavar="N", help="texts per forward pass (default: 256; taggers 128)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=cmd_predict, imports=("nlp_lstm.runs",))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="print a config with every key, its default and what it does")
     p.add_argument("--task", choices=sorted(TASK_NAMES), default="classify", help="classify (default) or tag")
     p.add_argument("--data", metavar="SPEC", help="the training data to write in, e.g. csv:reviews.csv")
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=cmd_init, imports=("nlp_lstm.config_docs",))
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")
     p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
@@ -271,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", help="text column (default: the one the model was trained with)")
     p.add_argument("--label-column", help="label column (default: the one the model was trained with)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, imports=("nlp_lstm.runs",))
     _add_predict(sub)
 
 
@@ -282,19 +286,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="where the export goes (default: MODEL_DIR-FORMAT beside MODEL_DIR)")
     p.add_argument("--data", help="labelled data to compare the export with the original on, e.g. tsv:dev.tsv: "
                                   "prints both accuracies and how often their predictions agree")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, imports=("nlp_lstm.export",))
 
     p = sub.add_parser("gates", help="plot a trained model's LSTM gates and cell state at every token of a text")
     p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
     p.add_argument("text", help="the text (a sentence for taggers)")
     p.add_argument("--output", default="gates.png", help="the PNG to write (default: gates.png)")
     p.add_argument("--layer", type=int, default=-1, help="which LSTM layer, from 0 (default: -1, the last)")
-    p.set_defaults(func=cmd_gates)
+    p.set_defaults(func=cmd_gates, imports=("nlp_lstm.evaluation.gates",))
 
     p = sub.add_parser("report", help="(re)write report.md, report.html and plots for a training run")
     p.add_argument("run_dir", help="a run directory, e.g. runs/zh_reviews")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=cmd_report, imports=("nlp_lstm.runs",))
     return parser
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back until the block ends, then raise it as KeyboardInterrupt."""
+    # The block imports torch, scikit-learn and scipy (seconds). A KeyboardInterrupt raised inside a third-party
+    # import leaves that module half-initialised, and one passing through the `exec` some of them run makes
+    # CPython end the process by SIGINT whatever main returns; so the import finishes first.
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     # set is kept.
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     try:
+        with _sigint_deferred():
+            for module in args.imports:
+                importlib.import_module(module)
         args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
     except BrokenPipeError:

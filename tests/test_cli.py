@@ -519,6 +519,17 @@ def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(data_dir: 
     assert "Traceback" not in err and len(err.splitlines()) <= 1, err
 
 
+def test_ctrl_c_while_a_command_imports_its_modules_waits_for_them_then_interrupts() -> None:
+    from nlp_lstm.cli import _sigint_deferred
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with _sigint_deferred():
+            signal.raise_signal(signal.SIGINT)
+            finished.append(True)
+    assert finished == [True] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_config_without_training_data_is_an_error_not_the_bundled_corpus(capsys, tmp_path: Path) -> None:
     config = tmp_path / "no_data.toml"
     config.write_text("[model]\nhidden_size = 16\n", encoding="utf-8")

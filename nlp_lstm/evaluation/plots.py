@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import logging
 import re
 import warnings
 from collections.abc import Callable
@@ -69,14 +70,21 @@ def render_plots(folder: Path, builders: dict[str, Callable[[], Any]], font: str
     style = {"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif"} if font else {}
     images = {}
     # text takes its font when drawn, so build and save inside; without a CJK font each missing character warns
-    # once per draw, and the report and the CLI say it once instead
-    with matplotlib.rc_context(style), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        for name, build in builders.items():
-            buffer = io.BytesIO()
-            build().savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-            images[name] = buffer.getvalue()
-            atomic_write_bytes(folder / f"{name}.png", images[name])
+    # once per draw, and the report and the CLI say it once instead. Noto Sans CJK's variable font registers as
+    # weight 100 only, and matplotlib logs a warning each time it stands in for "normal": that is expected here.
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    font_log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context(style), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+            for name, build in builders.items():
+                buffer = io.BytesIO()
+                build().savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+                images[name] = buffer.getvalue()
+                atomic_write_bytes(folder / f"{name}.png", images[name])
+    finally:
+        font_log.setLevel(level)
     return images
 
 

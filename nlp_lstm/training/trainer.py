@@ -342,6 +342,8 @@ class Trainer:
         finally:
             for signum, old in previous.items():
                 signal.signal(signum, old)
+        if self._signal is not None:  # it came after the last step: there is no step to stop at, so act as usual
+            signal.raise_signal(self._signal)
 
     def _interrupt(self, first_bad: torch.Tensor, result: TrainResult, epoch: int, progress: EpochProgress,
                    num_batches: int) -> None:

@@ -245,3 +245,26 @@ def test_sigint_in_process_stops_at_the_next_step_with_a_checkpoint(sst2_600: Pa
     monkeypatch.setattr(ClassificationTask, "loss", loss)
     quiet(train, config, resume=tmp_path / "stopped", progress=False)
     assert_same_run(tmp_path / "stopped", tmp_path / "unbroken")
+
+
+def test_sigint_after_the_last_step_is_delivered_as_usual_not_lost(sst2_600: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during the last step has no next step to stop at: it raises KeyboardInterrupt once training ends."""
+    config = Config(
+        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
+                        text_column="sentence"),
+        tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8),
+        training=TrainingConfig(epochs=1, batch_size=60, seed=0, device="cpu"))  # 10 steps
+    loss, calls = ClassificationTask.loss, []
+
+    def ctrl_c_at_step_10(self: ClassificationTask, *args: Any) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 10:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss(self, *args)
+
+    monkeypatch.setattr(ClassificationTask, "loss", ctrl_c_at_step_10)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        quiet(train, config, tmp_path / "run", progress=False)
+    assert len(calls) == 10 and signal.getsignal(signal.SIGINT) is handler
