@@ -147,8 +147,9 @@ class ModelConfig:
     embedding_dropout: float = 0.0  # share of token positions whose whole word vector is zeroed in training
     recurrent_dropout: float = 0.0  # DropConnect on the LSTMs' hidden-to-hidden weights in training
     # glove-6b-50d | text:PATH | word2vec:PATH | npy:PATH | a path | "" (random) | auto: glove-6b-50d (and its
-    # embedding_dim, 50) where it is installed and most frequent training words have a vector, else random
-    pretrained_vectors: str = ""
+    # embedding_dim, 50) where it is installed, embedding_dim is left at its default (or is 50) and most frequent
+    # training words have a vector, else random
+    pretrained_vectors: str = "auto"
     freeze_embeddings: bool = False  # keep the word vectors fixed during training
     extend_vocab: int = 0  # add up to this many of the most frequent pretrained words that training lacks
     unknown_init: str = "uniform"  # rows of words without a pretrained vector: uniform | normal | zeros

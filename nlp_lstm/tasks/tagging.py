@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import Config, DataConfig
+from ..config import TAGGING_DEFAULTS, Config, DataConfig
 from ..data.batching import Batch, collate_tagged
 from ..data.conll import TaggedDataset, load_tagged
 from ..data.tag_schemes import convert_sequences, detect_scheme
@@ -152,8 +152,9 @@ class TaggingTask(Task):
         unseen = _report_unseen(splits, train_set, tag_set)
         tokenizer = TextTokenizer.train_words(train_set.sentences, tok.lowercase, tok.digits_to_zero,
                                               tok.vocab_size, tok.min_freq)
-        m, choice = choose_vectors(tokenizer, m, True, cache_vectors)
-        tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache_vectors)
+        m, choice, chosen = choose_vectors(tokenizer, m, True, cache_vectors,
+                                           default_dim=TAGGING_DEFAULTS["model"]["embedding_dim"])
+        tokenizer, vectors, added = pretrained_vocabulary(tokenizer, m, cache_vectors, chosen)
         char_vocab = build_char_vocab(train_set.sentences) if m.char_embedding_dim else None
         model_tags = {name: convert_sequences(data.tags, tag_set.data_scheme, tag_set.model_scheme)
                       if tag_set.data_scheme else data.tags for name, data in splits.items()}

@@ -193,7 +193,6 @@ def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2_600:
     ("model", "embedding_dropout", 1.0, "a float in [0, 1)"),
     ("model", "recurrent_dropout", -0.1, "a float in [0, 1)"),
     ("model", "unknown_init", "ones", "one of uniform, normal, zeros"),
-    ("model", "freeze_embeddings", True, "false without model.pretrained_vectors"),
     ("training", "lr_schedule", "cosine", "one of constant, plateau, linear"),
     ("training", "lr_decay", 1.0, "a float in (0, 1)"),
     ("training", "class_weights", "inverse", '"balanced" or a table'),
@@ -206,6 +205,12 @@ def test_bad_option_values_are_named(section: str, key: str, value: object, expe
     cls = ModelConfig if section == "model" else TrainingConfig
     with pytest.raises(ConfigError, match=rf"'{section}\.{key}' parameter must be .*{re.escape(expected)}"):
         cls(**{key: value})
+
+
+def test_frozen_embeddings_without_vectors_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"'model\.freeze_embeddings' .*false without model.pretrained_vectors"):
+        ModelConfig(pretrained_vectors="", freeze_embeddings=True)
+    assert ModelConfig(freeze_embeddings=True).pretrained_vectors == "auto"  # auto decides later
 
 
 def test_unk_replace_trains_the_unk_vector_and_is_recorded(sst2_600: Path, tmp_path: Path) -> None:
