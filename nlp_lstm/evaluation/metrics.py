@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
 
 
@@ -12,23 +13,30 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
     """Accuracy, macro/micro/weighted precision, recall and F1, the classification report and the
     confusion matrix (rows: gold, columns: predicted, in `labels` order)."""
     labels = list(labels)
-    metrics: dict[str, Any] = {"n_samples": len(y_true), "accuracy": float(accuracy_score(y_true, y_pred))}
+    # scikit-learn sorts and compares string labels as Python objects (seconds for a tagger's dev tokens);
+    # integer codes, one per label (labels outside `labels` after them), give the same numbers at once
+    order = {label: k for k, label in enumerate(labels)}
+    extra = sorted((set(y_true) | set(y_pred)) - set(order), key=str)
+    codes = {**order, **{label: len(order) + k for k, label in enumerate(extra)}}
+    true = np.fromiter((codes[label] for label in y_true), dtype=np.int64, count=len(y_true))
+    pred = np.fromiter((codes[label] for label in y_pred), dtype=np.int64, count=len(y_pred))
+    ids = list(range(len(labels)))
+    metrics: dict[str, Any] = {"n_samples": len(y_true), "accuracy": float(accuracy_score(true, pred))}
     for average in ("macro", "micro", "weighted"):
         precision, recall, f1, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, average=average, zero_division=0
+            true, pred, labels=ids, average=average, zero_division=0
         )
         metrics[f"{average}_precision"] = float(precision)
         metrics[f"{average}_recall"] = float(recall)
         metrics[f"{average}_f1"] = float(f1)
     metrics["classification_report"] = classification_report(
-        y_true, y_pred, labels=labels, output_dict=True, zero_division=0
+        true, pred, labels=ids, target_names=[str(label) for label in labels], output_dict=True, zero_division=0
     )
     metrics["confusion_matrix"] = {
         "labels": labels,
-        "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "matrix": confusion_matrix(true, pred, labels=ids).tolist(),
     }
     # labels the data has that the model never predicts: a sign it learned to ignore a class
-    order = {label: k for k, label in enumerate(labels)}
     metrics["never_predicted"] = sorted(set(y_true) - set(y_pred), key=lambda label: order.get(label, len(order)))
     return metrics
 
