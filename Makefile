@@ -21,7 +21,8 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check nlp_lstm tests scripts recipes
-	$(BIN)/python -m pytest -q
+	# two test processes (pytest-xdist): the suite is mostly single-threaded Python, and CI has two cores
+	$(BIN)/python -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) runs
