@@ -201,12 +201,16 @@ class TrainingConfig:
     # f1 (entity F1, taggers) | neg_mse (SequenceRegressor)
     metric: str = "auto"
     seed: int = 0  # seeds initialisation, dropout and batch order: the same seed gives the same model
-    # after the best epoch is chosen on dev, train again from scratch on train + dev for that many epochs and keep
-    # that model (dev scores stay those of the dev-chosen model; a test split scores the refit one)
+    # after dev has chosen the weights to keep, train again from scratch on train + dev for as many epochs as they
+    # took and keep that model (dev scores stay those of the dev-chosen model; a test split scores the refit one)
     refit: bool = False
     # members of a seed ensemble (seeds seed, seed+1, ...), trained alike and saved as one model that averages
     # their probabilities (taggers: their emission and CRF transition scores); 1 is a single model
     n_ensemble: int = 1
+    # keep the mean of the weights of the last N epochs (checkpoint averaging; at most half the epochs trained,
+    # rounded up) where dev scores it at least as well as the best epoch (without dev: always); 1 keeps the best
+    # epoch's weights (docs/results.md#checkpoint-averaging)
+    average_last: int = 3
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     max_steps: int = 0  # stop after this many optimizer steps in total (0: no limit); for smoke runs
     lr_schedule: str = "constant"  # constant | plateau (times lr_decay after an epoch without dev gain) | linear
@@ -247,6 +251,8 @@ class TrainingConfig:
         _check(self.metric in METRICS, "training.metric", f"one of {', '.join(METRICS)}", self.metric)
         _check(_is_int(self.n_ensemble) and 1 <= self.n_ensemble <= 100, "training.n_ensemble",
                "an int in [1, 100]", self.n_ensemble)
+        _check(_is_int(self.average_last) and 1 <= self.average_last <= 100, "training.average_last",
+               "an int in [1, 100]", self.average_last)
         _check(_is_int(self.seed), "training.seed", "an int", self.seed)
         _check(0 <= self.seed <= MAX_SEED, "training.seed", f"an int in [0, 2**32 - 1 = {MAX_SEED}]", self.seed)
         ok_device = isinstance(self.device, str) and (self.device in ("auto", "cpu", "cuda")

@@ -199,9 +199,8 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     scored = {split: (trainer.evaluate(encoded[split]), prepared.task) for split in ("dev", "test")
               if split in encoded}
     if config.training.refit and "dev" in encoded:
-        refit = prepare_refit(config, prepared, result.best_epoch)
-        print(f"refit: dev chose epoch {result.best_epoch}; training a new model on train + dev "
-              f"({len(refit.splits['train']):,} examples) for {result.best_epoch} epochs")
+        refit = prepare_refit(config, prepared, result.kept_epochs, len(result.averaged_epochs) or 1)
+        print(result.refit_note(len(refit.splits["train"])))
         refit_trainer = Trainer(refit.model, refit.training, device, refit.task, None, progress)
         refit_trainer.fit(refit.encoded["train"], None)
         metrics["refit"] = {**refit.saved.config["refit"], "vocab_size": len(refit.saved.tokenizer)}
@@ -407,6 +406,7 @@ def _run_metrics(config: Config, prepared: Prepared, result: TrainResult, device
         "task": config.task,
         "best_epoch": result.best_epoch,
         "epochs_trained": len(history),
+        "averaged_epochs": result.averaged_epochs,  # the model is the mean of these epochs' weights ([]: best's)
         "steps": result.steps,
         "early_stopping_metric": prepared.training.metric,
         # the split of the headline scores and predictions; None: trained on everything, nothing held out

@@ -60,3 +60,17 @@ def test_ensemble_study_scores_members_and_both_ways_of_combining_taggers(tmp_pa
     for line in (r"^2 members from .*; metric f1$", r"^dev: members [\d.]+, [\d.]+  mean [\d.]+ ± [\d.]+$",
                  r"^dev: ensemble \(mean scores\) [\d.]+$", r"^test: ensemble \(mean marginals\) [\d.]+$"):
         assert re.search(line, done.stdout, re.M), done.stdout
+
+
+def test_selection_study_scores_every_way_of_choosing_the_weights(tmp_path) -> None:
+    from conftest import write_slice
+
+    train = write_slice(SHARED_DATA / "sst2" / "train.tsv", tmp_path / "train.tsv", 0, 400)
+    settings = ["data.text_column=sentence", "training.epochs=4", "training.patience=0", "model.hidden_size=8",
+                "model.embedding_dim=8", 'model.pretrained_vectors=""']
+    done = script("scripts/selection_study.py", "--data", f"tsv:{train}", *(f"--set={s}" for s in settings),
+                  "--seeds", "0", "1")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^seed 1: 4 epochs in \d+ s; dev accuracy by epoch( [\d.]+){4}$", done.stdout, re.M), done.stdout
+    for name in ("best", "smoothed", "average-2", "last-3", "following-3"):
+        assert re.search(rf"^\| {name} \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|$", done.stdout, re.M), done.stdout

@@ -216,20 +216,22 @@ def test_refit_trains_on_train_and_dev_for_the_chosen_epochs(tmp_path, sst2_dir,
     code, out, _ = run_cli(capsys, "train", recipe, "--output", tmp_path / "run", "--no-progress")
     assert code == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    best = metrics["best_epoch"]
-    assert metrics["refit"]["epochs"] == best and metrics["refit"]["examples"] == 2000 + 400
-    assert f"for {best} epochs" in out
+    averaged = metrics["averaged_epochs"]  # the dev run kept these epochs' mean weights, or ([]) its best epoch's
+    kept = averaged[-1] if averaged else metrics["best_epoch"]
+    assert metrics["refit"]["epochs"] == kept and metrics["refit"]["examples"] == 2000 + 400
+    assert f"for {kept} epochs" in out
     refit_lines = out.split("refit:")[1].split("dev:")[0]
-    assert refit_lines.count("epoch ") - 1 == best  # the refit's own epoch lines, "epochs" in the header aside
+    assert refit_lines.count("epoch ") - 1 == kept  # the refit's own epoch lines, "epochs" in the header aside
     saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
-    assert saved["refit"] == {"epochs": best, "examples": 2400}
+    assert saved["refit"] == {"epochs": kept, "averaged_epochs": len(averaged) or 1, "examples": 2400}
     assert "accuracy" in metrics["refit"]["dev_chosen_model_test"]
 
 
 def test_estimator_refit_history_and_epochs(phrases, capsys):
     texts, labels = phrases
-    clf = TextClassifier(**{**TINY, "verbose": 1}, epochs=3, refit=True).fit(texts, labels)
+    clf = TextClassifier(**{**TINY, "verbose": 1}, epochs=3, refit=True, average_last=1).fit(texts, labels)
     out = capsys.readouterr().out
     best = max(clf.history_, key=lambda row: row["dev_accuracy"])["epoch"]
-    assert f"training a new model on train + dev (400 examples) for {best} epochs" in out
-    assert clf.saved_.config["refit"] == {"epochs": best, "examples": 400}
+    assert f"refit: the run kept epoch {best} of 3; training a new model on train + dev (400 examples) for {best} " \
+           f"epochs" in out
+    assert clf.saved_.config["refit"] == {"epochs": best, "averaged_epochs": 1, "examples": 400}

@@ -136,10 +136,10 @@ class ConfigEstimator(BaseEstimator):
             result = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev"))
             self.history_ += [{**row, "member": k} for row in result.history] if len(configs) > 1 else result.history
             if member.training.refit and "dev" in prepared.encoded:
-                prepared = prepare_refit(member, prepared, result.best_epoch, cache_vectors=True)
+                prepared = prepare_refit(member, prepared, result.kept_epochs, len(result.averaged_epochs) or 1,
+                                         cache_vectors=True)
                 if self.verbose:
-                    print(f"refit: dev chose epoch {result.best_epoch}; training a new model on train + dev "
-                          f"({len(prepared.splits['train']):,} examples) for {result.best_epoch} epochs", flush=True)
+                    print(result.refit_note(len(prepared.splits["train"])), flush=True)
                 Trainer(prepared.model, prepared.training, device, prepared.task, progress=bool(self.verbose),
                         verbose=bool(self.verbose)).fit(prepared.encoded["train"], None)
             models.append(prepared.model.eval())

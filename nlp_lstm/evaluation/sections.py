@@ -146,6 +146,9 @@ def provenance(metrics: dict[str, Any], config_text: str) -> list[Block]:
             ["wall time (s)", f"{metrics['wall_seconds']:.1f}" if "wall_seconds" in metrics else ""],
             ["best epoch / epochs / steps", f"{metrics.get('best_epoch')} / {metrics.get('epochs_trained')} / "
                                             f"{metrics.get('steps')}"]]
+    if metrics.get("averaged_epochs"):
+        averaged = metrics["averaged_epochs"]
+        rows.append(["weights kept", f"the mean of epochs {averaged[0]}-{averaged[-1]} (training.average_last)"])
     recorded = metrics.get("environment")
     versions = recorded or environment()
     where = "the run" if recorded else "the environment that wrote this report (the run recorded none)"

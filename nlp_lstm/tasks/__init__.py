@@ -59,17 +59,19 @@ def prepare(config: Config, splits: dict[str, Any] | None = None, labels: Sequen
     return prepared
 
 
-def prepare_refit(config: Config, prepared: Prepared, epochs: int, cache_vectors: bool = False) -> Prepared:
+def prepare_refit(config: Config, prepared: Prepared, epochs: int, average: int = 1,
+                  cache_vectors: bool = False) -> Prepared:
     """The preparation of training.refit: a new tokenizer and model for train + dev, to train for `epochs` epochs
-    (the best on dev) without early stopping; a test split comes along, the label order stays."""
+    (as many as the dev-chosen weights took) without early stopping and keep the mean of the last `average`
+    epochs' weights (1: the last epoch's), as the dev run did; a test split comes along, the label order stays."""
     data = dataclasses.replace(config.data, validation_fraction=0.0)
-    training = dataclasses.replace(config.training, epochs=epochs, patience=0, refit=False)
+    training = dataclasses.replace(config.training, epochs=epochs, patience=0, refit=False, average_last=average)
     splits = {"train": prepared.splits["train"].plus(prepared.splits["dev"]),
               **({"test": prepared.splits["test"]} if "test" in prepared.splits else {})}
     refit = prepare(dataclasses.replace(config, data=data, training=training), splits, prepared.saved.labels,
                     cache_vectors)
     refit.saved.config["run_config"] = config.to_dict()
-    refit.saved.config["refit"] = {"epochs": epochs, "examples": len(splits["train"])}
+    refit.saved.config["refit"] = {"epochs": epochs, "averaged_epochs": average, "examples": len(splits["train"])}
     return refit
 
 

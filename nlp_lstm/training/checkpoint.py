@@ -1,4 +1,5 @@
-"""A training checkpoint as one safetensors file: weights, best weights, optimizer, scheduler, RNG states, progress.
+"""A training checkpoint as one safetensors file: weights, best and recent epochs' weights, optimizer, scheduler, RNG
+states, progress.
 
 Reading one unpickles nothing: the tensors come from safetensors and everything else from a JSON string in
 its metadata. It is written to a temporary file and renamed over the last one, so a crash at any moment
@@ -29,6 +30,7 @@ class Checkpoint:
 
     model: dict[str, torch.Tensor]
     best: dict[str, torch.Tensor] | None
+    recent: list[dict[str, torch.Tensor]]  # the last epochs' weights, oldest first, for checkpoint averaging
     optimizer: dict[str, Any]  # an Optimizer.state_dict()
     scheduler: dict[str, Any] | None
     scaler: dict[str, Any] | None
@@ -46,10 +48,13 @@ def write_checkpoint(
     generators: dict[str, torch.Generator],
     progress: dict[str, Any],
     loss_sum: torch.Tensor,
+    recent: list[dict[str, torch.Tensor]] | None = None,
 ) -> None:
     """Write the checkpoint file atomically."""
     tensors = {f"model/{name}": t for name, t in model.state_dict().items()}
     tensors.update({f"best/{name}": t for name, t in (best or {}).items()})
+    for k, state in enumerate(recent or []):
+        tensors.update({f"recent/{k}/{name}": t for name, t in state.items()})
     state = optimizer.state_dict()
     optimizer_json: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
     for index, values in state["state"].items():
@@ -99,9 +104,13 @@ def read_checkpoint(path: Path) -> Checkpoint:
     for group in optimizer["param_groups"]:
         if isinstance(group.get("betas"), list):
             group["betas"] = tuple(group["betas"])
+    recent: dict[int, dict[str, torch.Tensor]] = {}
+    for key, tensor in parts.get("recent", {}).items():
+        index, _, name = key.partition("/")
+        recent.setdefault(int(index), {})[name] = tensor
     progress = dict(meta["progress"], loss_sum=parts["progress"]["loss_sum"])
-    return Checkpoint(parts.get("model", {}), parts.get("best"), optimizer, meta["scheduler"], meta["scaler"],
-                      parts.get("rng", {}), progress)
+    return Checkpoint(parts.get("model", {}), parts.get("best"), [recent[k] for k in sorted(recent)], optimizer,
+                      meta["scheduler"], meta["scaler"], parts.get("rng", {}), progress)
 
 
 def restore_rng(rng: dict[str, torch.Tensor], generators: dict[str, torch.Generator]) -> None:

@@ -39,6 +39,23 @@ class TrainResult:
     steps: int = 0
     bad_epochs: int = 0  # epochs since the best one
     stopped: bool = False  # early stopping or max_steps ended the run
+    averaged_epochs: list[int] = field(default_factory=list)  # the epochs whose mean weights the model kept
+
+    @property
+    def kept_epochs(self) -> int:
+        """How many epochs the kept weights took: the last averaged epoch, else the best one."""
+        return self.averaged_epochs[-1] if self.averaged_epochs else self.best_epoch
+
+    def kept(self) -> str:
+        """Which weights the model kept, for messages: "epoch 4" (the best on dev) or "the mean of epochs 5-7"."""
+        if self.averaged_epochs:
+            return f"the mean of epochs {self.averaged_epochs[0]}-{self.averaged_epochs[-1]}"
+        return f"epoch {self.best_epoch}"
+
+    def refit_note(self, examples: int) -> str:
+        """The line that announces training.refit's second run."""
+        return (f"refit: the run kept {self.kept()} of {len(self.history)}; training a new model on train + dev "
+                f"({examples:,} examples) for {self.kept_epochs} epochs")
 
 
 @dataclass
@@ -60,8 +77,21 @@ def adamw(params: list[nn.Parameter], lr: float, weight_decay: float) -> torch.o
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
+def averaged_epochs(epochs_trained: int, average_last: int) -> int:
+    """How many of the last epochs to average: `average_last`, but no more than half of those trained (rounded
+    up), since early epochs are far from where training settles."""
+    return min(average_last, (epochs_trained + 1) // 2)
+
+
+def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of floating-point weights; other tensors (masks, counters) from the last state."""
+    return {name: torch.stack([state[name] for state in states]).mean(dim=0) if value.is_floating_point()
+            else value for name, value in states[-1].items()}
+
+
 class Trainer:
-    """Trains a model on length-bucketed batches and keeps the weights with the best dev metric."""
+    """Trains a model on length-bucketed batches and keeps the weights with the best dev metric, or the mean of
+    the last epochs' weights (training.average_last)."""
 
     def __init__(
         self,
@@ -96,6 +126,7 @@ class Trainer:
         # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast == torch.float16 else None
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.recent_states: list[dict[str, torch.Tensor]] = []  # the last `average_last` epochs' weights
         self._signal: int | None = None  # set by SIGINT/SIGTERM during fit
         self._last_checkpoint = ""  # where the last checkpoint was written, for messages
         if device.type == "cpu" and config.keep_freed_memory:
@@ -116,10 +147,12 @@ class Trainer:
         on_log: Callable[[dict[str, Any]], None] | None = None,
     ) -> TrainResult:
         """Train for up to `epochs`, stopping after `patience` epochs without a better dev metric
-        (0: never early); the model ends with its best weights. Without dev data every epoch runs and
-        the model keeps its last weights. `resume` continues from checkpoints/last.safetensors exactly
-        where it was written: the same batches, random numbers and optimizer state as an unbroken run. `on_log`
-        gets a row (step, epoch, loss of the interval, learning rate, tokens/s) every LOG_EVERY steps."""
+        (0: never early); the model ends with the mean weights of its last `average_last` epochs (at most half
+        of those trained) where dev scores them at least as well as the best epoch's, else with its best
+        weights (without dev data: its last, or their mean). `resume` continues from
+        checkpoints/last.safetensors exactly where it was written: the same batches, random numbers and optimizer
+        state as an unbroken run. `on_log` gets a row (step, epoch, loss of the interval, learning rate,
+        tokens/s) every LOG_EVERY steps."""
         config = self.config
         self.on_log = on_log
         sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed, rank=self.rank,
@@ -132,7 +165,7 @@ class Trainer:
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
                                                                lambda step: max(0.0, 1 - step / total_steps))
         result = TrainResult()
-        self.best_state = None
+        self.best_state, self.recent_states = None, []
         start_epoch, partial = 1, None
         if resume:
             start_epoch, partial = self._restore(result)
@@ -165,6 +198,9 @@ class Trainer:
                     if config.lr_schedule == "plateau" and dev is not None:
                         for group in self.optimizer.param_groups:
                             group["lr"] *= config.lr_decay
+                if config.average_last > 1:
+                    self.recent_states = [*self.recent_states, {k: v.detach().clone() for k, v in
+                                                                self.model.state_dict().items()}][-config.average_last:]
                 result.stopped = bool((config.patience and result.bad_epochs >= config.patience) or (
                     config.max_steps and result.steps >= config.max_steps))
                 self._checkpoint(result, epoch, None, best=improved)
@@ -177,8 +213,17 @@ class Trainer:
                     on_epoch_end(row)
                 if result.stopped:
                     break
-        if self.best_state is not None:
+        averaged = averaged_epochs(len(result.history), config.average_last)
+        if averaged > 1:
+            self.model.load_state_dict(mean_state(self.recent_states[-averaged:]))
+            result.averaged_epochs = [row["epoch"] for row in result.history[-averaged:]]
+            # the mean is kept where dev cannot tell or likes it at least as well as the best epoch: averaging
+            # weights that still move a lot (few epochs, little data) can land far from either
+            if dev is not None and self.evaluate(dev)[0][config.metric] < result.best_score:
+                result.averaged_epochs = []
+        if not result.averaged_epochs and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+        self.recent_states = []
         release_freed_memory()
         return result
 
@@ -282,7 +327,7 @@ class Trainer:
         if best and self.best_state is not None:
             atomic_save_tensors(self.checkpoint_dir / "best.safetensors", self.best_state)
         write_checkpoint(self.checkpoint_dir / "last.safetensors", self.model, self.best_state, self.optimizer,
-                         self.scheduler, self.scaler, self._generators(), state, loss_sum)
+                         self.scheduler, self.scaler, self._generators(), state, loss_sum, self.recent_states)
         where = f"in epoch {epoch}" if progress else f"end of epoch {epoch}"
         self._last_checkpoint = f"step {result.steps}, {where}"
 
@@ -310,6 +355,7 @@ class Trainer:
             self.scaler.load_state_dict(saved.scaler)
         restore_rng(saved.rng, self._generators())
         self.best_state = {k: v.to(self.device) for k, v in saved.best.items()} if saved.best else None
+        self.recent_states = [{k: v.to(self.device) for k, v in state.items()} for state in saved.recent]
         p = saved.progress
         result.history, result.steps = p["history"], p["steps"]
         result.best_epoch, result.best_score, result.bad_epochs = p["best_epoch"], p["best_score"], p["bad_epochs"]
