@@ -217,10 +217,16 @@ class Trainer:
         if averaged > 1:
             self.model.load_state_dict(mean_state(self.recent_states[-averaged:]))
             result.averaged_epochs = [row["epoch"] for row in result.history[-averaged:]]
+            mean = result.kept()
             # the mean is kept where dev cannot tell or likes it at least as well as the best epoch: averaging
             # weights that still move a lot (few epochs, little data) can land far from either
-            if dev is not None and self.evaluate(dev)[0][config.metric] < result.best_score:
-                result.averaged_epochs = []
+            if dev is not None:
+                score = self.evaluate(dev)[0][config.metric]
+                if score < result.best_score:
+                    result.averaged_epochs = []
+                if self.verbose:
+                    tqdm.write(f"kept {result.kept()} (dev {config.metric}: {mean} {score:.4f}, epoch "
+                               f"{result.best_epoch} {result.best_score:.4f}; training.average_last)")
         if not result.averaged_epochs and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         self.recent_states = []

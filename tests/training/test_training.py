@@ -290,8 +290,7 @@ def averaging_run(sst2_dir: Path, tmp_path: Path, mean_score: float) -> tuple[Tr
         model=ModelConfig(embedding_dim=16, hidden_size=16, pretrained_vectors=""),
         training=TrainingConfig(epochs=4, batch_size=32, patience=0, average_last=3, device="cpu"))
     prepared = prepare(config)
-    trainer = Trainer(prepared.model, prepared.training, torch.device("cpu"), prepared.task, progress=False,
-                      verbose=False)
+    trainer = Trainer(prepared.model, prepared.training, torch.device("cpu"), prepared.task, progress=False)
     states: list[dict] = []
     evaluate = trainer.evaluate
 
@@ -307,8 +306,9 @@ def averaging_run(sst2_dir: Path, tmp_path: Path, mean_score: float) -> tuple[Tr
     return trainer, result, states
 
 
-def test_checkpoint_averaging_keeps_the_mean_of_the_last_epochs(sst2_dir: Path, tmp_path: Path) -> None:
+def test_checkpoint_averaging_keeps_the_mean_of_the_last_epochs(sst2_dir: Path, tmp_path: Path, capsys) -> None:
     trainer, result, states = averaging_run(sst2_dir, tmp_path, mean_score=1.0)
+    assert "kept the mean of epochs 3-4 (dev accuracy: the mean of epochs 3-4 1.0000, epoch " in capsys.readouterr().out
     assert result.averaged_epochs == [3, 4] and result.kept_epochs == 4  # 2: half of the 4 epochs trained
     assert result.kept() == "the mean of epochs 3-4"
     model = trainer.model.state_dict()
@@ -317,8 +317,10 @@ def test_checkpoint_averaging_keeps_the_mean_of_the_last_epochs(sst2_dir: Path, 
 
 
 def test_checkpoint_averaging_keeps_the_best_epoch_where_dev_scores_the_mean_lower(sst2_dir: Path,
-                                                                                   tmp_path: Path) -> None:
+                                                                                   tmp_path: Path, capsys) -> None:
     trainer, result, states = averaging_run(sst2_dir, tmp_path, mean_score=0.0)
+    out = capsys.readouterr().out
+    assert f"kept epoch {result.best_epoch} (dev accuracy: the mean of epochs 3-4 0.0000, epoch " in out
     assert result.averaged_epochs == [] and result.kept() == f"epoch {result.best_epoch}"
     model, best = trainer.model.state_dict(), states[result.best_epoch - 1]
     assert all(torch.equal(model[k], best[k]) for k in best)
