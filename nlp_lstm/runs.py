@@ -223,6 +223,11 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     if "refit" in metrics and final_split == "dev":
         print("note: the saved model is the refit one, trained on dev too; the dev scores above are the dev-chosen "
               "model's, and no held-out split scores the refit model")
+    return _finish_run(run_dir, metrics, final_split, started)
+
+
+def _finish_run(run_dir: Path, metrics: dict[str, Any], final_split: str | None, started: float) -> RunResult:
+    """Write metrics.json (with the wall time) and the report, and say where they are."""
     metrics["wall_seconds"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
@@ -338,12 +343,7 @@ def _train_ensemble(config: Config, run_dir: Path, device: torch.device, progres
             prepared.task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
     if final_split is not None:
         _warn_about_the_final_split(metrics, final_split)
-    metrics["wall_seconds"] = time.perf_counter() - started
-    write_json(run_dir / "metrics.json", metrics)
-    print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
-    if final_split is not None:
-        print(f"report: {report(run_dir)['html']}")
-    return RunResult(run_dir, metrics)
+    return _finish_run(run_dir, metrics, final_split, started)
 
 
 def _checkpoint_steps(run_dir: Path) -> int:

@@ -14,21 +14,25 @@ from .crf import CRF
 from .tagger import BiLSTMTagger, decode_emissions
 
 
-class ClassifierEnsemble(nn.Module):
-    """Classifiers whose `forward` gives the log of their mean probabilities: softmax of it is that mean."""
+class Members(nn.Module):
+    """Models of one spec held together; the first member's layers stand for the ensemble's shapes (output
+    size, vocabulary) where code looks them up."""
 
-    def __init__(self, members: list[BiLSTMClassifier]) -> None:
+    def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
 
     @property
     def output(self) -> nn.Linear:
-        """The first member's output layer: its size is the ensemble's."""
         return self.members[0].output
 
     @property
     def embedding(self) -> nn.Embedding:
         return self.members[0].embedding
+
+
+class ClassifierEnsemble(Members):
+    """Classifiers whose `forward` gives the log of their mean probabilities: softmax of it is that mean."""
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len) ids, (batch,) lengths -> (batch, num_classes) log mean probabilities."""
@@ -36,12 +40,11 @@ class ClassifierEnsemble(nn.Module):
         return probabilities.mean(dim=0).log()
 
 
-class TaggerEnsemble(nn.Module):
+class TaggerEnsemble(Members):
     """Taggers whose `forward` gives their mean emission scores, decoded with the mean of their CRFs."""
 
     def __init__(self, members: list[BiLSTMTagger]) -> None:
-        super().__init__()
-        self.members = nn.ModuleList(members)
+        super().__init__(members)
         first = members[0].crf
         self.crf = None
         if first is not None:
@@ -49,14 +52,6 @@ class TaggerEnsemble(nn.Module):
             with torch.no_grad():
                 for name in ("start_transitions", "end_transitions", "transitions"):
                     getattr(self.crf, name).copy_(torch.stack([getattr(m.crf, name) for m in members]).mean(dim=0))
-
-    @property
-    def output(self) -> nn.Linear:
-        return self.members[0].output
-
-    @property
-    def embedding(self) -> nn.Embedding:
-        return self.members[0].embedding
 
     @property
     def char_cnn(self) -> nn.Module | None:
