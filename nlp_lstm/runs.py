@@ -238,10 +238,10 @@ def _finish_run(run_dir: Path, metrics: dict[str, Any], final_split: str | None,
 
 def _train_logged(config: Config, run_dir: Path, name: str, threads: int) -> RunResult:
     """One run in a worker process: `threads` torch threads, everything it prints in RUN_DIR.log (beside its run
-    directory, which `train` wants empty)."""
+    directory, which `train` wants empty), a line at a time so that `tail -f` follows it."""
     torch.set_num_threads(threads)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with run_dir.with_suffix(".log").open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
+    with run_dir.with_suffix(".log").open("w", encoding="utf-8", buffering=1) as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
         return train(config, run_dir, name, progress=False)
 

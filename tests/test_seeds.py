@@ -223,3 +223,24 @@ def test_a_failing_seed_in_a_worker_is_reported_by_name(capsys, tiny_config: Pat
     assert_error(capsys, ["train", tiny_config, "--seeds", "2", "--jobs", "2", "--output", tmp_path / "run",
                           "--set", f'data.train="tsv:{missing}"'], str(missing))
     assert not (tmp_path / "run" / "seeds.json").exists()
+
+
+def test_a_jobs_log_gets_each_line_as_it_is_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tail -f DIR/seed-K.log` follows a worker: a line is in the file as soon as it is printed."""
+    import torch
+
+    from nlp_lstm import runs
+
+    seen = []
+
+    def fake_train(config: object, run_dir: Path, name: str, progress: bool) -> None:
+        print("epoch 1: train loss 0.5")
+        seen.append(run_dir.with_suffix(".log").read_text(encoding="utf-8"))
+
+    monkeypatch.setattr(runs, "train", fake_train)
+    threads = torch.get_num_threads()
+    try:
+        runs._train_logged(None, tmp_path / "seed-0", "run", 1)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["epoch 1: train loss 0.5\n"]
