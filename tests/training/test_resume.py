@@ -219,25 +219,37 @@ def test_a_truncated_or_foreign_checkpoint_is_named_and_nothing_is_trained(recip
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.toml"]
 
 
+def sigint_config(sst2_600: Path, epochs: int) -> Config:
+    """A tiny SST-2 run of 10 steps an epoch."""
+    return Config(
+        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
+                        text_column="sentence"),
+        tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8, dropout=0.3),
+        training=TrainingConfig(epochs=epochs, batch_size=60, seed=0, device="cpu"))
+
+
+def ctrl_c_at_step(monkeypatch: pytest.MonkeyPatch, step: int) -> list[int]:
+    """Send this process SIGINT during training step `step`; the returned list grows by one each step."""
+    loss, calls = ClassificationTask.loss, []
+
+    def loss_then_ctrl_c(self: ClassificationTask, *args: Any) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss(self, *args)
+
+    monkeypatch.setattr(ClassificationTask, "loss", loss_then_ctrl_c)
+    return calls
+
+
 def test_sigint_in_process_stops_at_the_next_step_with_a_checkpoint(sst2_600: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C while training from Python: TrainingInterrupted (not KeyboardInterrupt) after a checkpoint, and
     resuming ends like the unbroken run; the previous SIGINT handler is back afterwards."""
-    config = Config(
-        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
-                        text_column="sentence"),
-        tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8, dropout=0.3),
-        training=TrainingConfig(epochs=2, batch_size=60, seed=0, device="cpu"))  # 10 steps an epoch
+    config = sigint_config(sst2_600, epochs=2)
     quiet(train, config, tmp_path / "unbroken", progress=False)
-    loss, calls = ClassificationTask.loss, []
-
-    def ctrl_c_at_step_14(self: ClassificationTask, *args: Any) -> torch.Tensor:
-        calls.append(1)
-        if len(calls) == 14:
-            os.kill(os.getpid(), signal.SIGINT)
-        return loss(self, *args)
-
-    monkeypatch.setattr(ClassificationTask, "loss", ctrl_c_at_step_14)
+    loss = ClassificationTask.loss
+    ctrl_c_at_step(monkeypatch, 14)
     handler = signal.getsignal(signal.SIGINT)
     with pytest.raises(TrainingInterrupted, match=r"stopped by SIGINT after step 14 \(epoch 2, batch 4 of 10\)") as err:
         quiet(train, config, tmp_path / "stopped", progress=False)
@@ -250,21 +262,8 @@ def test_sigint_in_process_stops_at_the_next_step_with_a_checkpoint(sst2_600: Pa
 def test_sigint_after_the_last_step_is_delivered_as_usual_not_lost(sst2_600: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C during the last step has no next step to stop at: it raises KeyboardInterrupt once training ends."""
-    config = Config(
-        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
-                        text_column="sentence"),
-        tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8),
-        training=TrainingConfig(epochs=1, batch_size=60, seed=0, device="cpu"))  # 10 steps
-    loss, calls = ClassificationTask.loss, []
-
-    def ctrl_c_at_step_10(self: ClassificationTask, *args: Any) -> torch.Tensor:
-        calls.append(1)
-        if len(calls) == 10:
-            os.kill(os.getpid(), signal.SIGINT)
-        return loss(self, *args)
-
-    monkeypatch.setattr(ClassificationTask, "loss", ctrl_c_at_step_10)
+    calls = ctrl_c_at_step(monkeypatch, 10)
     handler = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        quiet(train, config, tmp_path / "run", progress=False)
+        quiet(train, sigint_config(sst2_600, epochs=1), tmp_path / "run", progress=False)
     assert len(calls) == 10 and signal.getsignal(signal.SIGINT) is handler
