@@ -116,6 +116,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from .predictor import prediction_row
     from .runs import predict, prediction_inputs
 
     texts = list(args.texts)
@@ -133,7 +134,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     predictions = predict(args.model_dir, texts, args.device or "auto", batch_size)
     if predictions and not hasattr(predictions[0], "label") and (top_k > 1 or threshold > 0):
         raise ConfigError("--top-k and --threshold choose among a classifier's labels; this model is a tagger")
-    rows = [_prediction_row(p, top_k, threshold) for p in predictions]
+    rows = [prediction_row(p, top_k, threshold) for p in predictions]
     if args.output is not None:
         from .io import atomic_write_text
 
@@ -170,6 +171,14 @@ def cmd_export(args: argparse.Namespace) -> None:
               f"{check['accuracy_exported']:.4f} ({change:+.4f}); same prediction for {check['agreement']:.2%}")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    from .config import ServeConfig
+    from .serve import serve
+
+    options = {name: getattr(args, name) for name in SERVE_OPTIONS if getattr(args, name) is not None}
+    serve(args.model_dir, ServeConfig(**options, access_log=args.access_log))
+
+
 def cmd_gates(args: argparse.Namespace) -> None:
     from .evaluation.gates import plot_gates
 
@@ -185,19 +194,6 @@ def cmd_gates(args: argparse.Namespace) -> None:
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
-
-
-def _prediction_row(prediction: Any, top_k: int = 1, threshold: float = 0.0) -> dict[str, Any]:
-    """A classifier's or tagger's prediction as a JSON-ready dict; a classifier's label is None (abstained) when
-    its probability is below `threshold`, and `top_k` lists the most probable labels."""
-    if hasattr(prediction, "label"):
-        label = prediction.label if prediction.probability >= threshold else None
-        return {"text": prediction.text, "label": label, "probability": round(prediction.probability, 6),
-                "top_k": [[name, round(p, 6)] for name, p in prediction.top(top_k)],
-                "probabilities": {name: round(p, 6) for name, p in prediction.probabilities.items()}}
-    entities = [{"type": kind, "start": start, "end": end, "text": prediction.entity_text(start, end)}
-                for kind, start, end in prediction.entities]
-    return {"tokens": prediction.tokens, "tags": prediction.tags, "entities": entities}
 
 
 def _add_train(sub: Any) -> None:
@@ -255,6 +251,36 @@ def _add_predict(sub: Any) -> None:
     p.set_defaults(func=cmd_predict, imports=("nlp_lstm.runs",))
 
 
+SERVE_OPTIONS = {
+    "host": (str, "address to listen on (0.0.0.0: every interface)"),
+    "port": (int, "port to listen on"),
+    "max_batch_size": (int, "texts per model call: concurrent requests are batched up to it"),
+    "max_wait_ms": (float, "how long a batch waits for more requests after its first one"),
+    "max_queue": (int, "texts that may wait for a batch; past it requests get 503 with Retry-After"),
+    "max_texts": (int, "texts (or sentences) per request; more is a 422"),
+    "max_text_length": (int, "characters per text (or sentence); more is a 422"),
+    "max_body_bytes": (int, "largest request body; larger is a 413"),
+    "device": (str, "auto, cpu, cuda or cuda:N"),
+    "graceful_timeout": (float, "seconds a stopping server (SIGTERM, Ctrl-C) waits for accepted requests"),
+}
+
+
+def _add_serve(sub: Any) -> None:
+    from dataclasses import fields
+
+    from .config import ServeConfig
+
+    defaults = {f.name: f.default for f in fields(ServeConfig)}
+    p = sub.add_parser("serve", help="serve a model directory over HTTP: POST /predict, /health, /ready, /model, "
+                                     "/metrics, /docs (pip install 'nlp-lstm[serve]')")
+    p.add_argument("model_dir", help="a model directory: a classifier, tagger, ensemble, ONNX or int8 export")
+    for name, (kind, text) in SERVE_OPTIONS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, metavar=name.split("_")[-1].upper(),
+                       help=f"{text} (default: {defaults[name]})")
+    p.add_argument("--access-log", action="store_true", help="log every request (off: it costs time under load)")
+    p.set_defaults(func=cmd_serve, imports=("nlp_lstm.serve",))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `nlp-lstm` and its subcommands."""
     parser = argparse.ArgumentParser(prog="nlp-lstm",
@@ -294,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="gates.png", help="the PNG to write (default: gates.png)")
     p.add_argument("--layer", type=int, default=-1, help="which LSTM layer, from 0 (default: -1, the last)")
     p.set_defaults(func=cmd_gates, imports=("nlp_lstm.evaluation.gates",))
+
+    _add_serve(sub)
 
     p = sub.add_parser("report", help="(re)write report.md, report.html and plots for a training run")
     p.add_argument("run_dir", help="a run directory, e.g. runs/zh_reviews")

@@ -429,3 +429,28 @@ def dump_config(config: Config) -> str:
         lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
         lines.append("")
     return "\n".join(lines)
+
+
+@dataclass
+class ServeConfig:
+    """How `nlp-lstm serve` listens, batches and bounds its work."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch_size: int = 64  # texts per model call
+    max_wait_ms: float = 5.0  # how long the first text of a batch waits for others
+    max_queue: int = 4096  # texts waiting for a batch; past it a request gets 503 and Retry-After
+    max_texts: int = 256  # texts (or sentences) per request
+    max_text_length: int = 20_000  # characters per text, or per sentence's tokens together
+    max_body_bytes: int = 4 * 1024 * 1024
+    device: str = "auto"
+    graceful_timeout: float = 30.0  # seconds a stopping server waits for accepted requests
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch_size", "max_queue", "max_texts", "max_text_length", "max_body_bytes"):
+            value = getattr(self, name)
+            _check(_is_int(value) and value >= 1, name, "an int >= 1", value)
+        _check(_is_int(self.port) and 1 <= self.port <= 65535, "port", "a port number, 1 to 65535", self.port)
+        _check(self.max_wait_ms >= 0, "max_wait_ms", "a number of milliseconds >= 0", self.max_wait_ms)
+        _check(self.graceful_timeout >= 0, "graceful_timeout", "a number of seconds >= 0", self.graceful_timeout)

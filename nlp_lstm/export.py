@@ -57,7 +57,7 @@ def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = No
         shutil.copyfile(source / "model.safetensors", out / "model.safetensors")
         export = {"from": str(source.resolve())}
     else:
-        export = _write_onnx(saved, out)
+        export = {"from": str(source.resolve()), **_write_onnx(saved, out)}
     write_json(out / "config.json", {**config, "format": fmt, "export": export})
     load_model_dir(out, "cpu")  # what was written loads
     return out

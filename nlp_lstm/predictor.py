@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -193,3 +194,16 @@ class TagPredictor:
         joiner = "" if self.input == "characters" else " "
         return [TagPrediction(t, g, spans(g, self.data_scheme) if self.data_scheme else [], joiner)
                 for t, g in zip(tokens, tags)]
+
+
+def prediction_row(prediction: Prediction | TagPrediction, top_k: int = 1, threshold: float = 0.0) -> dict[str, Any]:
+    """A prediction as a JSON-ready dict (a line of `nlp-lstm predict --output`, an item of the server's /predict);
+    a classifier's label is None (abstained) below `threshold`, and `top_k` lists its most probable labels."""
+    if isinstance(prediction, Prediction):
+        label = prediction.label if prediction.probability >= threshold else None
+        return {"text": prediction.text, "label": label, "probability": round(prediction.probability, 6),
+                "top_k": [[name, round(p, 6)] for name, p in prediction.top(top_k)],
+                "probabilities": {name: round(p, 6) for name, p in prediction.probabilities.items()}}
+    entities = [{"type": kind, "start": start, "end": end, "text": prediction.entity_text(start, end)}
+                for kind, start, end in prediction.entities]
+    return {"tokens": prediction.tokens, "tags": prediction.tags, "entities": entities}
