@@ -88,3 +88,12 @@ def test_sorted_batches_are_longest_first_and_cover_all():
     batches = sorted_batches(lengths, 4)
     assert [lengths[i] for i in batches[0]] == [9, 7, 7, 3]
     assert sorted(i for b in batches for i in b) == list(range(6))
+
+
+def test_sorted_batches_cut_where_a_long_text_would_pad_many_short_ones():
+    lengths = [10] * 31 + [200]
+    batches = sorted_batches(lengths, 256)
+    assert [[lengths[i] for i in b] for b in batches] == [[200], [10] * 31]  # not 32 rows padded to 200
+    assert sorted_batches([12, 11, 10, 12], 256) == [[0, 3, 1, 2]]  # similar lengths stay together
+    assert sorted(len(b) for b in sorted_batches([5] * 10, 4)) == [2, 4, 4]  # batch_size still caps the rows
+    assert sorted_batches([], 8) == [] and sorted_batches([3], 8) == [[0]]
