@@ -179,6 +179,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.model_dir, ServeConfig(**options, access_log=args.access_log))
 
 
+def cmd_push(args: argparse.Namespace) -> None:
+    from .hub import push
+
+    url = push(args.model_dir, args.repo_id, private=args.private, message=args.message)
+    print(f"pushed {args.model_dir} to {url}; load it with: nlp-lstm predict hf://{args.repo_id.removeprefix('hf://')} "
+          f"TEXT")
+
+
 def cmd_gates(args: argparse.Namespace) -> None:
     from .evaluation.gates import plot_gates
 
@@ -233,7 +241,7 @@ def _add_train(sub: Any) -> None:
 
 def _add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="label texts with a saved model")
-    p.add_argument("model_dir", help="a model directory")
+    p.add_argument("model_dir", help="a model directory, or a hub model: hf://OWNER/NAME")
     p.add_argument("texts", nargs="*", help="texts to label")
     p.add_argument("--input", help="a file or spec of texts: .txt (one text or sentence a line), .jsonl (objects with "
                                    "a text field, or a \"tokens\" list for taggers), .csv / .tsv / .parquet (a text "
@@ -255,12 +263,13 @@ SERVE_OPTIONS = {
     "host": (str, "address to listen on (0.0.0.0: every interface)"),
     "port": (int, "port to listen on"),
     "max_batch_size": (int, "texts per model call: concurrent requests are batched up to it"),
-    "max_wait_ms": (float, "how long a batch waits for more requests after its first one"),
+    "max_wait_ms": (float, "how long an idle model waits for more requests before it runs a batch"),
     "max_queue": (int, "texts that may wait for a batch; past it requests get 503 with Retry-After"),
     "max_texts": (int, "texts (or sentences) per request; more is a 422"),
     "max_text_length": (int, "characters per text (or sentence); more is a 422"),
     "max_body_bytes": (int, "largest request body; larger is a 413"),
     "device": (str, "auto, cpu, cuda or cuda:N"),
+    "threads": (int, "torch CPU threads (0: one fewer than the cores, leaving one to read requests)"),
     "graceful_timeout": (float, "seconds a stopping server (SIGTERM, Ctrl-C) waits for accepted requests"),
 }
 
@@ -273,7 +282,8 @@ def _add_serve(sub: Any) -> None:
     defaults = {f.name: f.default for f in fields(ServeConfig)}
     p = sub.add_parser("serve", help="serve a model directory over HTTP: POST /predict, /health, /ready, /model, "
                                      "/metrics, /docs (pip install 'nlp-lstm[serve]')")
-    p.add_argument("model_dir", help="a model directory: a classifier, tagger, ensemble, ONNX or int8 export")
+    p.add_argument("model_dir", help="a model directory (a classifier, tagger, ensemble, ONNX or int8 export), or a "
+                                     "hub model: hf://OWNER/NAME")
     for name, (kind, text) in SERVE_OPTIONS.items():
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, metavar=name.split("_")[-1].upper(),
                        help=f"{text} (default: {defaults[name]})")
@@ -295,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init, imports=("nlp_lstm.config_docs",))
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")
-    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
+    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model, or hf://OWNER/NAME")
     p.add_argument("--data", required=True, help="data spec, e.g. tsv:dev.tsv or embedded:zh-reviews")
     p.add_argument("--output", help="where metrics.json goes (default: beside the model directory)")
     p.add_argument("--text-column", help="text column (default: the one the model was trained with)")
@@ -322,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gates, imports=("nlp_lstm.evaluation.gates",))
 
     _add_serve(sub)
+
+    p = sub.add_parser("push", help="upload a model directory, with its model card, to the Hugging Face hub")
+    p.add_argument("model_dir", help="a model directory, e.g. runs/zh_reviews/model")
+    p.add_argument("repo_id", help="the hub repository, OWNER/NAME (created if missing); log in first with "
+                                   "`hf auth login` or set HF_TOKEN")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--message", help="the commit message (default: nlp-lstm model from RUN)")
+    p.set_defaults(func=cmd_push, imports=("nlp_lstm.hub",))
 
     p = sub.add_parser("report", help="(re)write report.md, report.html and plots for a training run")
     p.add_argument("run_dir", help="a run directory, e.g. runs/zh_reviews")

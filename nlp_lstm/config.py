@@ -438,12 +438,16 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     max_batch_size: int = 64  # texts per model call
-    max_wait_ms: float = 5.0  # how long the first text of a batch waits for others
+    max_wait_ms: float = 0.0  # how long an idle model waits for more requests; 0: texts that arrive while a batch
+    # runs form the next one (docs/performance.md#serving measures 0, 2 and 5)
     max_queue: int = 4096  # texts waiting for a batch; past it a request gets 503 and Retry-After
     max_texts: int = 256  # texts (or sentences) per request
     max_text_length: int = 20_000  # characters per text, or per sentence's tokens together
     max_body_bytes: int = 4 * 1024 * 1024
     device: str = "auto"
+    # torch CPU threads; 0: one fewer than the cores (at least 1), which leaves a core to the event loop that reads
+    # requests while a batch runs (docs/performance.md#serving)
+    threads: int = 0
     graceful_timeout: float = 30.0  # seconds a stopping server waits for accepted requests
     access_log: bool = False
 
@@ -452,5 +456,7 @@ class ServeConfig:
             value = getattr(self, name)
             _check(_is_int(value) and value >= 1, name, "an int >= 1", value)
         _check(_is_int(self.port) and 1 <= self.port <= 65535, "port", "a port number, 1 to 65535", self.port)
+        _check(_is_int(self.threads) and self.threads >= 0, "threads", "an int >= 0 (0: one fewer than the cores)",
+               self.threads)
         _check(self.max_wait_ms >= 0, "max_wait_ms", "a number of milliseconds >= 0", self.max_wait_ms)
         _check(self.graceful_timeout >= 0, "graceful_timeout", "a number of seconds >= 0", self.graceful_timeout)

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DataError, ExportError, ModelDirError
+from .evaluation.model_card import write_model_card
 from .io import atomic_save_tensors, write_json
-from .model_dir import CRF_FILE, SavedModel, load_model_dir, model_format, read_json
+from .model_dir import CRF_FILE, SavedModel, load_model_dir, local_model_dir, model_format, read_json
 from .tasks import get_task
 
 FORMATS = ("onnx", "int8")
@@ -36,12 +37,14 @@ def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = No
     MODEL_DIR-FMT); returns the export's directory."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    source = Path(model_dir)
+    source = local_model_dir(model_dir)
     found = model_format(source)
     if found != "pytorch":
         raise ModelDirError(f"{source} already holds an {found} export; export from the PyTorch model directory")
     saved = load_model_dir(source, "cpu", lstm="fused")  # the fused kernel traces and quantizes; same weights
-    out = Path(output) if output is not None else source.parent / f"{source.name}-{fmt}"
+    # a hub model's export goes to NAME-FMT in the working directory, not into the hub's cache
+    name = source if source == Path(model_dir) else Path(str(model_dir).split("@")[0].split("/")[-1])
+    out = Path(output) if output is not None else name.with_name(f"{name.name}-{fmt}")
     if out.resolve() == source.resolve():
         raise ConfigError(f"--output {out} is the model directory itself; choose another folder")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -60,6 +63,7 @@ def export_model(model_dir: str | Path, fmt: str, output: str | Path | None = No
         export = {"from": str(source.resolve()), **_write_onnx(saved, out)}
     write_json(out / "config.json", {**config, "format": fmt, "export": export})
     load_model_dir(out, "cpu")  # what was written loads
+    write_model_card(out)
     return out
 
 
@@ -75,6 +79,7 @@ def export_and_compare(model_dir: str | Path, fmt: str, output: str | Path | Non
     config = read_json(out / "config.json")
     config["export"]["compared"] = check
     write_json(out / "config.json", config)
+    write_model_card(out)
     return out, check
 
 

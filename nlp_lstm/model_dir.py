@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import re
 import shutil
 import tempfile
 import warnings
@@ -32,6 +34,8 @@ FORMAT_VERSION = 2  # 2: config.json's model section is the ModelConfig, sizes b
 FILES = ("config.json", "tokenizer.json", "labels.json", "model.safetensors")
 FORMATS = ("pytorch", "int8", "onnx")
 CRF_FILE = "crf.safetensors"  # an ONNX tagger's CRF transition scores
+HUB_PREFIX = "hf://"
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 
 
 @dataclass
@@ -116,10 +120,58 @@ def read_json(path: Path) -> Any:
         raise ModelDirError(f"{path}: not valid JSON ({err})") from None
 
 
+def local_model_dir(name: str | Path) -> Path:
+    """A model directory on disk: `name` itself, or a model on the Hugging Face hub (hf://OWNER/NAME[@REVISION], or
+    OWNER/NAME where no such local path exists), downloaded to or found in the hub's local cache."""
+    text = str(name)
+    if not text.startswith(HUB_PREFIX):
+        if Path(text).exists() or not REPO_ID.match(text):
+            return Path(name)
+    repo_id, _, revision = text.removeprefix(HUB_PREFIX).partition("@")
+    try:
+        return _download(repo_id, revision or None)
+    except ModelDirError as err:
+        if text.startswith(HUB_PREFIX):
+            raise
+        raise ModelDirError(f"{text}: no such model directory; as a Hugging Face hub model: {err}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _download(repo_id: str, revision: str | None) -> Path:
+    """The local snapshot of a hub model repository (the cache's copy when the hub cannot be reached)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    from ._version import __version__
+
+    name = f"{HUB_PREFIX}{repo_id}" + (f"@{revision}" if revision else "")
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, library_name="nlp-lstm",
+                                      library_version=__version__))
+    except LocalEntryNotFoundError:
+        raise ModelDirError(f"{name}: not in the local Hugging Face cache, and the hub cannot be reached (offline, "
+                            f"or HF_HUB_OFFLINE=1); download it once while online") from None
+    except RepositoryNotFoundError:
+        raise ModelDirError(f"{name}: no such model repository on the Hugging Face hub (a private one needs "
+                            f"`hf auth login` or HF_TOKEN)") from None
+    except RevisionNotFoundError:
+        raise ModelDirError(f"{name}: the repository has no revision {revision!r}") from None
+    except HFValidationError as err:
+        raise ModelDirError(f"{name}: not a hub repository id ({err})") from None
+    except (HfHubHTTPError, OSError) as err:
+        raise ModelDirError(f"{name}: download failed ({type(err).__name__}: {err})") from None
+
+
 def model_format(path: str | Path) -> str:
     """How the directory holds its model: pytorch (model.safetensors), int8 (the same weights, quantized to
     int8 when loaded) or onnx (model.onnx, from `nlp-lstm export`)."""
-    config_path = Path(path) / "config.json"
+    config_path = local_model_dir(path) / "config.json"
     config = read_json(config_path) if config_path.is_file() else {}
     found = config.get("format", "pytorch") if isinstance(config, dict) else "pytorch"
     if found not in FORMATS:
@@ -141,8 +193,9 @@ def inference_device(path: str | Path, name: str = "auto") -> torch.device:
 
 def load_model_dir(path: str | Path, device: torch.device | str = "cpu", lstm: str | None = None) -> SavedModel:
     """Rebuild the model saved in `path`, in eval mode, on `device`; `lstm` ("fused" or "explicit") loads the
-    same weights into the other LSTM implementation than the one it was trained with."""
-    path = Path(path)
+    same weights into the other LSTM implementation than the one it was trained with; `path` may name a hub model
+    (`local_model_dir`)."""
+    path = local_model_dir(path)
     if not path.is_dir():
         raise ModelDirError(f"model directory not found: {path}")
     found = model_format(path)

@@ -25,11 +25,12 @@ from .config import Config, dump_config, load_config
 from .data.inputs import read_inputs
 from .device import autocast_dtype, resolve_device
 from .errors import ConfigError, DataError
+from .evaluation.model_card import write_model_card
 from .evaluation.report import write_report
 from .evaluation.run_files import read_run
 from .evaluation.sections import environment
 from .io import atomic_write_text, write_json
-from .model_dir import inference_device, load_model_dir, read_json, save_model_dir
+from .model_dir import inference_device, load_model_dir, local_model_dir, read_json, save_model_dir
 from .models.ensemble import ensemble
 from .models.pretrained import format_coverage
 from .predictor import Prediction, TagPrediction
@@ -233,6 +234,8 @@ def _finish_run(run_dir: Path, metrics: dict[str, Any], final_split: str | None,
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
     if final_split is not None:
         print(f"report: {report(run_dir)['html']}")
+    else:
+        write_model_card(run_dir / "model")  # report() writes it after report.json, whose intervals it shows
     return RunResult(run_dir, metrics)
 
 
@@ -432,7 +435,10 @@ def _slug(text: str) -> str:
 
 
 def _output_dir(model_dir: str | Path, data: str, output: str | Path | None) -> Path:
-    out = Path(output) if output is not None else Path(model_dir).resolve().parent / f"eval-{_slug(data)}"
+    """--output, or eval-DATA beside the model directory (in the working directory for a hub model)."""
+    local = local_model_dir(model_dir)
+    beside = local.resolve().parent if local == Path(model_dir) else Path(f"eval-{_slug(str(model_dir))}")
+    out = Path(output) if output is not None else beside / f"eval-{_slug(data)}"
     if (out / "config.toml").exists() or (out / "model").exists():
         raise ConfigError(f"--output {out} holds a training run; evaluate writes metrics.json and "
                           f"predictions.jsonl there, so choose another folder (nothing was changed)")
@@ -459,7 +465,7 @@ def evaluate(
         raise DataError(f"{data}: nothing to evaluate")
     out = _output_dir(model_dir, data, output)
     metrics, scorer, predicted = task.score_saved(saved, resolved, dataset)
-    metrics.update(data=data, model_dir=str(Path(model_dir).resolve()))
+    metrics.update(data=data, model_dir=str(local_model_dir(model_dir).resolve()))
     write_json(out / "metrics.json", metrics)
     scorer.write_predictions(out / "predictions.jsonl", dataset, predicted)
     html = report(out)["html"]
@@ -488,7 +494,7 @@ def prediction_inputs(model_dir: str | Path, source: str, text_column: str | Non
     was trained with; and a line saying what was read."""
     column = text_column
     if column is None:
-        config_path = Path(model_dir) / "config.json"
+        config_path = local_model_dir(model_dir) / "config.json"
         config = read_json(config_path) if config_path.is_file() else {}
         column = (config.get("data") or {}).get("text_column", "text") if isinstance(config, dict) else "text"
     return read_inputs(source, column)
@@ -503,4 +509,7 @@ def report(run_dir: str | Path) -> dict[str, Path]:
         names = json.loads(seeds_file.read_text(encoding="utf-8")).get("runs", [])
         return {name: report(run_dir / name)["html"] for name in names}
     run = read_run(run_dir)
-    return write_report(run, get_task(run.task).report_sections)
+    paths = write_report(run, get_task(run.task).report_sections)
+    if (run_dir / "model" / "config.json").is_file():
+        paths["model_card"] = write_model_card(run_dir / "model")
+    return paths

@@ -139,3 +139,23 @@ def sst2_600(sst2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_slice(sst2_dir / "train.tsv", folder / "train.tsv", 0, 600)
     write_slice(sst2_dir / "dev.tsv", folder / "dev.tsv", 0, 100)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tagger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CoNLL-2003 NER tagger with character CNN, casing features and a CRF, 8 epochs of 300 sentences."""
+    from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
+    from nlp_lstm.runs import train
+
+    folder = tmp_path_factory.mktemp("ner")
+    write_conll(folder / "train.txt", sentence_blocks(SHARED_DATA / "conll2003" / "eng.train")[:300])
+    write_conll(folder / "dev.txt", sentence_blocks(SHARED_DATA / "conll2003" / "eng.testa")[:60])
+    config = Config(
+        task="tagging",
+        data=DataConfig(train=f"conll:{folder / 'train.txt'}", dev=f"conll:{folder / 'dev.txt'}", tag_column=3),
+        tokenizer=TokenizerConfig(kind="word", lowercase=False, vocab_size=5000),
+        model=ModelConfig(embedding_dim=16, hidden_size=16, char_embedding_dim=8, char_filters=8,
+                          casing_embedding_dim=4, crf=True),
+        training=TrainingConfig(epochs=8, batch_size=16, learning_rate=0.01, patience=0, seed=0, device="cpu"),
+    )
+    return train(config, folder / "run", progress=False).run_dir / "model"

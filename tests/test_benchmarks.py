@@ -74,3 +74,16 @@ def test_selection_study_scores_every_way_of_choosing_the_weights(tmp_path) -> N
     assert re.search(r"^seed 1: 4 epochs in \d+ s; dev accuracy by epoch( [\d.]+){4}$", done.stdout, re.M), done.stdout
     for name in ("best", "smoothed", "average-2", "last-3", "following-3"):
         assert re.search(rf"^\| {name} \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|$", done.stdout, re.M), done.stdout
+
+
+def test_bench_serve_drives_a_real_server_and_prints_each_level(classifier_run) -> None:
+    pytest.importorskip("fastapi")
+    done = script("scripts/bench_serve.py", "--model", str(classifier_run / "model"), "--clients", "1", "4",
+                  "--seconds", "0.5")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^one at a time, in process .*: [\d,]+ texts/s \([\d.]+ ms a text\)$", out, re.M), out
+    for clients in (1, 4):
+        assert re.search(rf"^ +{clients} +[\d,]+ +[\d.]+x +[\d.]+ +[\d.]+ +0 +[\d.]+$", out, re.M), out
+    assert re.search(r"^server peak RSS: [\d,]+ MB$", out, re.M)
+    assert out.splitlines()[-1] == "server stopped by SIGTERM: exit status 0"

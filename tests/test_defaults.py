@@ -188,6 +188,9 @@ def test_cli_ensemble_is_one_model_directory_used_like_any_other(tmp_path, sst2_
     assert "A seed ensemble of 2 members" in report and "| members/seed-1 |" in report and "| ensemble |" in report
     assert "No gate plots" not in report  # the first member's gates
     model = run / "model"
+    card = (model / "README.md").read_text()
+    assert "A seed ensemble of 2 such models (seeds 0, 1), combined by mean probabilities" in card
+    assert "Members alone on test: " + ", ".join(f"{m['test_accuracy']:.4f}" for m in members) in card
     code, out, _ = run_cli(capsys, "predict", model, "a gorgeous , witty film", "a dull mess")
     assert code == 0 and len(out.splitlines()) == 2
     code, out, _ = run_cli(capsys, "evaluate", model, "--data", f"tsv:{tmp_path / 'test.tsv'}",
@@ -199,6 +202,8 @@ def test_cli_ensemble_is_one_model_directory_used_like_any_other(tmp_path, sst2_
     assert code == 0
     code, out, _ = run_cli(capsys, "predict", tmp_path / "int8", "a dull mess")
     assert code == 0 and out.strip()
+    card = (tmp_path / "int8" / "README.md").read_text()
+    assert "- Format: int8" in card and f"exported from {model.resolve()}" in card and "- int8" in card
 
 
 def test_ensemble_refuses_resume(tmp_path, sst2_dir, capsys):

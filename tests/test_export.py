@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, assert_error, run_cli, sentence_blocks, write_conll
+from conftest import REPO_ROOT, assert_error, run_cli
 
 from nlp_lstm import ModelDirError, Predictor, TextClassifier
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
@@ -42,23 +42,6 @@ def classifier_dir(sst2_600: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def tagger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CoNLL-2003 NER tagger with character CNN, casing features and a CRF, 8 epochs of 300 sentences."""
-    folder = tmp_path_factory.mktemp("ner")
-    write_conll(folder / "train.txt", sentence_blocks(CONLL / "eng.train")[:300])
-    write_conll(folder / "dev.txt", sentence_blocks(CONLL / "eng.testa")[:60])
-    config = Config(
-        task="tagging",
-        data=DataConfig(train=f"conll:{folder / 'train.txt'}", dev=f"conll:{folder / 'dev.txt'}", tag_column=3),
-        tokenizer=TokenizerConfig(kind="word", lowercase=False, vocab_size=5000),
-        model=ModelConfig(embedding_dim=16, hidden_size=16, char_embedding_dim=8, char_filters=8,
-                          casing_embedding_dim=4, crf=True),
-        training=TrainingConfig(epochs=8, batch_size=16, learning_rate=0.01, patience=0, seed=0, device="cpu"),
-    )
-    return train(config, folder / "run", progress=False).run_dir / "model"
-
-
-@pytest.fixture(scope="module")
 def dev_texts(sst2_dir: Path) -> list[str]:
     """200 GLUE dev sentences (2 to 50+ words) and two edge cases: one word, and one past max_length."""
     texts = list(load_texts(f"tsv:{sst2_dir / 'dev.tsv'}", "sentence", "label").texts[:200])
@@ -68,7 +51,8 @@ def dev_texts(sst2_dir: Path) -> list[str]:
 def test_onnx_classifier_gives_the_pytorch_probabilities(classifier_dir: Path, dev_texts: list[str],
                                                          tmp_path: Path) -> None:
     out = export_model(classifier_dir, "onnx", tmp_path / "onnx")
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "labels.json", "model.onnx", "tokenizer.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "labels.json", "model.onnx",
+                                                     "tokenizer.json"]
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["format"] == "onnx" and config["export"]["check_max_abs_diff"] <= 1e-4
     assert len(set(map(len, (t.split() for t in dev_texts)))) > 20  # many lengths, so many batch shapes

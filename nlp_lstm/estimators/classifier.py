@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ..data.sources import TextDataset
+from ..evaluation.model_card import write_model_card
 from ..model_dir import load_model_dir, save_model_dir
 from ..predictor import predict_proba_ids
 from .base import ConfigEstimator, check_loadable, check_texts, estimator_params
@@ -65,6 +66,7 @@ class TextClassifier(ClassifierMixin, ConfigEstimator):
         check_is_fitted(self, "model_")
         self.saved_.config["api"] = {"label_kind": "int" if np.issubdtype(self.classes_.dtype, np.integer) else "str"}
         save_model_dir(path, self.saved_)
+        write_model_card(path, history=self.history_)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> TextClassifier:

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ..data.conll import TaggedDataset
 from ..evaluation.metrics import tagging_metrics
+from ..evaluation.model_card import write_model_card
 from ..model_dir import save_model_dir
 from ..predictor import TagPredictor
 from .base import ConfigEstimator, check_loadable, estimator_params
@@ -56,6 +57,7 @@ class SequenceTagger(ConfigEstimator):
         """Write a model directory (the one format the CLI reads and writes)."""
         check_is_fitted(self, "predictor_")
         save_model_dir(path, self.predictor_.saved)
+        write_model_card(path, history=self.history_)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> SequenceTagger:

@@ -3,6 +3,7 @@ metrics. Needs the `serve` extra: pip install 'nlp-lstm[serve]'."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -49,7 +50,10 @@ class _Server(uvicorn.Server):
 
 def serve(model_dir: str | Path, config: ServeConfig | None = None) -> None:
     """Load the model in `model_dir` and serve it until SIGTERM or Ctrl-C."""
+    import torch
+
     config = config or ServeConfig()
+    torch.set_num_threads(config.threads or max(1, (os.cpu_count() or 1) - 1))
     app = create_app(model_dir, config)
     server = _Server(uvicorn.Config(app, host=config.host, port=config.port, access_log=config.access_log,
                                     timeout_graceful_shutdown=config.graceful_timeout, log_level="info"))

@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 
 from .._version import __version__
 from ..config import ServeConfig
-from ..model_dir import inference_device, load_model_dir, model_format, read_json
+from ..evaluation.model_card import training_run
+from ..model_dir import inference_device, load_model_dir, local_model_dir, model_format, read_json
 from ..predictor import Prediction, TagPrediction, prediction_row
 from ..tasks import get_task
 from .batching import BatchStats, DynamicBatcher, QueueFull
@@ -226,7 +227,7 @@ class ModelService:
     """The loaded model, its predictor, and the checks a request passes before it reaches the batcher."""
 
     def __init__(self, model_dir: str | Path, config: ServeConfig) -> None:
-        self.model_dir = Path(model_dir)
+        self.model_dir = local_model_dir(model_dir)
         self.config = config
         device = inference_device(model_dir, config.device)
         self.saved = load_model_dir(model_dir, device)
@@ -281,15 +282,14 @@ class ModelService:
 
 def trained_metrics(model_dir: Path, config: dict[str, Any]) -> dict[str, Any] | None:
     """metrics.json of the run that trained the model in `model_dir` (an export's: the run of the model it was
-    exported from), or None where the model directory is not inside a run directory."""
-    source = Path((config.get("export") or {}).get("from", model_dir))
-    for path in (source / "metrics.json", source.parent / "metrics.json"):
-        if path.is_file() and (path.parent == source or source.name == "model"):
-            try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                return None
-    return None
+    exported from), or None where there is no such run beside it."""
+    run_dir = training_run(model_dir, config)
+    if run_dir is None:
+        return None
+    try:
+        return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def create_app(model_dir: str | Path, config: ServeConfig | None = None) -> FastAPI:
@@ -310,7 +310,7 @@ def create_app(model_dir: str | Path, config: ServeConfig | None = None) -> Fast
         await batcher.stop()
 
     app = FastAPI(title="nlp-lstm", version=__version__, lifespan=lifespan,
-                  description=f"A {service.task} model from {Path(model_dir).resolve()}")
+                  description=f"A {service.task} model from {model_dir}")
     app.state.ready = False
     app.state.batcher = batcher
     problems = {422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 503: {"model": ErrorResponse}}

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, assert_error, sentence_blocks, write_conll
+from conftest import assert_error
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.data.sources import load_texts
@@ -28,7 +28,6 @@ from nlp_lstm.runs import train
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
-CONLL = REPO_ROOT.parent / "shared" / "data" / "conll2003"
 LIMITS = ["--max-texts", "8", "--max-text-length", "2000", "--max-body-bytes", "20000"]
 
 
@@ -60,9 +59,10 @@ class Server:
                 raise AssertionError("the server did not become ready in 120 s")
             time.sleep(0.2)
 
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM; the exit status and everything the server printed."""
-        if self.process.poll() is None:
+    def stop(self, terminate: bool = True) -> tuple[int, str]:
+        """SIGTERM (unless `terminate` is False: it was sent already); the exit status and everything the server
+        printed."""
+        if terminate and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             output, _ = self.process.communicate(timeout=60)
@@ -270,7 +270,7 @@ def test_sigterm_under_load_answers_every_accepted_request_and_exits_0(classifie
     try:
         responses = asyncio.run(main())
     finally:
-        code, output = server.stop()
+        code, output = server.stop(terminate=False)  # a second SIGTERM after shutdown would kill it
     assert code == 0, output
     assert [r.status_code for r in responses] == [200] * 3 + [422, 413, 422] + [200] * 9
     answered = [r.json()["predictions"][0]["text"] for r in responses if r.status_code == 200]
@@ -279,27 +279,10 @@ def test_sigterm_under_load_answers_every_accepted_request_and_exits_0(classifie
         httpx.get(f"{server.url}/health")
 
 
-@pytest.fixture(scope="module")
-def tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CoNLL-2003 tagger with character CNN, casing and a CRF, 2 epochs of 200 sentences; its model directory."""
-    folder = tmp_path_factory.mktemp("ner")
-    write_conll(folder / "train.txt", sentence_blocks(CONLL / "eng.train")[:200])
-    write_conll(folder / "dev.txt", sentence_blocks(CONLL / "eng.testa")[:40])
-    config = Config(
-        task="tagging",
-        data=DataConfig(train=f"conll:{folder / 'train.txt'}", dev=f"conll:{folder / 'dev.txt'}", tag_column=3),
-        tokenizer=TokenizerConfig(kind="word", lowercase=False, vocab_size=5000),
-        model=ModelConfig(embedding_dim=16, hidden_size=16, char_embedding_dim=8, char_filters=8,
-                          casing_embedding_dim=4, crf=True, pretrained_vectors=""),
-        training=TrainingConfig(epochs=2, batch_size=16, learning_rate=0.01, seed=0, device="cpu", baselines=False),
-    )
-    return train(config, folder / "run", progress=False).run_dir / "model"
-
-
-def test_a_tagger_is_served_from_tokens_or_text(tagger: Path) -> None:
+def test_a_tagger_is_served_from_tokens_or_text(tagger_dir: Path) -> None:
     sentences = [["EU", "rejects", "German", "call", "."], ["Peter", "Blackburn"]]
-    expected = [prediction_row(p) for p in TagPredictor.load(tagger, "cpu").predict(sentences)]
-    with serving(tagger) as running:
+    expected = [prediction_row(p) for p in TagPredictor.load(tagger_dir, "cpu").predict(sentences)]
+    with serving(tagger_dir) as running:
         from_tokens = httpx.post(f"{running.url}/predict", json={"tokens": sentences})
         from_text = httpx.post(f"{running.url}/predict", json={"texts": [" ".join(s) for s in sentences]})
         described = httpx.get(f"{running.url}/model").json()

@@ -150,7 +150,7 @@ def test_run_directory_holds_everything(sst2_run: Callable[[int], RunResult], ss
     assert result.model_dir == run / "model"
 
     assert load_config(run / "config.toml") == sst2_config(sst2_slices, 0)
-    assert sorted(p.name for p in (run / "model").iterdir()) == sorted(FILES)  # no pickle, nothing else
+    assert sorted(p.name for p in (run / "model").iterdir()) == sorted([*FILES, "README.md"])  # no pickle
     assert json.loads((run / "model" / "labels.json").read_text()) == ["0", "1"]
     model_config = json.loads((run / "model" / "config.json").read_text())
     assert model_config["max_length"] == 64
