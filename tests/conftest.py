@@ -29,6 +29,17 @@ def hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def ctrl_c_delivered():
+    """A shell starts a background job (`make test &`) with SIGINT ignored, and its children inherit that; the
+    Ctrl-C tests need Python's own handler, as an interactive run has."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """The test models are tiny, and one intra-op thread runs them fastest. On a 2-core machine that
     something else keeps busy, two spinning threads per process oversubscribe the cores: an epoch
