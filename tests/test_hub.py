@@ -54,7 +54,7 @@ def test_push_then_load_by_hf_uri_and_by_repo_id(capsys, classifier_run: Path, o
     uploaded = offline_hub["alice/sst2-tiny"]
     assert sorted(p.name for p in uploaded.iterdir()) == sorted(before)
     card = (uploaded / "README.md").read_text(encoding="utf-8")
-    assert 'nlp-lstm predict hf://alice/sst2-tiny "This movie was great"' in card
+    assert 'nlp-lstm predict hf://alice/sst2-tiny "' in card
     assert "| test | accuracy |" in card  # the run's facts came along
 
     texts = ["a gorgeous , witty film", "a dull mess"]

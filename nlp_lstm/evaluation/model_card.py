@@ -84,7 +84,7 @@ def _texts(run_dir: Path | None) -> list[str]:
     with (run_dir / "predictions.jsonl").open(encoding="utf-8") as rows:
         for line, _ in zip(rows, range(300)):
             row = json.loads(line)
-            texts.append(row["text"] if "text" in row else "".join(row.get("tokens", [])))
+            texts.append(row["text"] if "text" in row else " ".join(row.get("tokens", [])))
     return texts
 
 
@@ -96,7 +96,7 @@ def _dataset(spec: str | None) -> tuple[str, str]:
     if kind == "hub":
         name = rest.split("@")[0].split(":")[0]
         return name, name
-    return Path(rest or kind).name, kind if rest else "local"
+    return Path((rest or kind).removesuffix(" (held out)")).name, kind if rest else "local"
 
 
 def _architecture(config: dict[str, Any], labels: list[str], metrics: dict[str, Any]) -> str:
@@ -108,7 +108,7 @@ def _architecture(config: dict[str, Any], labels: list[str], metrics: dict[str, 
     vectors = (f"initialised from {pretrained['vectors']}" if pretrained else
                "trained from random initialisation" if not spec.get("pretrained_vectors") or
                spec.get("pretrained_vectors") == "auto" else f"initialised from {spec['pretrained_vectors']}")
-    parts = [f"word embeddings of {spec['embedding_dim']} dimensions ({vectors})"]
+    parts = [f"token embeddings of {spec['embedding_dim']} dimensions ({vectors})"]
     if task == "tagging" and spec.get("char_embedding_dim"):
         parts.append(f"a character CNN ({spec['char_filters']} filters)")
     if task == "tagging" and spec.get("casing_embedding_dim"):
@@ -234,7 +234,9 @@ def model_card(model_dir: str | Path, repo_id: str | None = None,
     lines += _limitations(task, metrics, data, config, labels)
 
     where = f"hf://{repo_id}" if repo_id else str(model_dir)
-    example = "This movie was great" if task == "classification" else "EU rejects German call"
+    # a text of the model's own data for the examples, one the shell quotes as it is
+    examples = [text for text in _texts(run_dir) if 0 < len(text) <= 60 and not set(text) & set("\"'\\$`!")]
+    example = examples[0] if examples else "This movie was great" if task == "classification" else "EU rejects it"
     lines += ["", "## How to use it", "", "```", "pip install 'nlp-lstm[serve]'",
               f'nlp-lstm predict {where} "{example}"', f"nlp-lstm serve {where} --port 8000",
               f"curl -s localhost:8000/predict -d '{{\"texts\": [\"{example}\"]}}'", "```", "", "```python",
@@ -268,7 +270,7 @@ def _evaluation(task: str, metrics: dict[str, Any], report: dict[str, Any],
         baselines = ((metrics.get(report.get("split") or "") or {}).get("baselines") or {})
         if baselines:
             lines.append("Baselines trained on the same training split: " + "; ".join(
-                f"{name} {values.get(headline[0], 0):.4f}" for name, values in baselines.items()
+                f"{name.replace('_', ' ')} {values.get(headline[0], 0):.4f}" for name, values in baselines.items()
                 if isinstance(values, dict)) + ".")
         members = (metrics.get("ensemble") or {}).get("member_runs") or []
         if members:
@@ -296,8 +298,11 @@ def _limitations(task: str, metrics: dict[str, Any], data: dict[str, Any], confi
     lines = [f"- It knows only the {len(labels)} {'labels' if task == 'classification' else 'tags'} it was trained "
              f"on, and scores are measured on data of the same source as its training data: expect lower scores on "
              f"{unit} unlike it (another domain, register or time)."]
-    lines.append(f"- Words outside its vocabulary of {config['sizes']['vocab_size']:,} read as unknown; "
-                 f"texts longer than {config.get('max_length', 256)} tokens are cut.")
+    kind = (config.get("tokenizer") or {}).get("kind", "word")
+    units = {"char": "Characters", "bpe": "Tokens", "wordpiece": "Tokens"}.get(kind, "Words")
+    lines.append(f"- {units} outside its vocabulary of {config['sizes']['vocab_size']:,} read as unknown"
+                 + (" (rare words are split into known subword units first)" if kind in ("bpe", "wordpiece") else "")
+                 + f"; texts longer than {config.get('max_length', 256)} tokens are cut.")
     final = metrics.get(metrics.get("final_split") or "") or {}
     if final.get("never_predicted"):
         lines.append("- On its final split it never predicted " + ", ".join(f"`{x}`" for x in final["never_predicted"])

@@ -79,8 +79,10 @@ def test_an_estimators_saved_model_has_a_card_with_its_dev_scores(sst2_dir: Path
 
 def test_the_card_for_a_hub_repository_loads_from_it(classifier_run: Path) -> None:
     text = model_card(classifier_run / "model", repo_id="alice/sst2-tiny")
-    assert 'nlp-lstm predict hf://alice/sst2-tiny "This movie was great"' in text
-    assert "Predictor.load('hf://alice/sst2-tiny')" in text
+    assert 'nlp-lstm predict hf://alice/sst2-tiny "' in text and "Predictor.load('hf://alice/sst2-tiny')" in text
+    test_texts = [json.loads(line)["text"] for line in (classifier_run / "predictions.jsonl").open(encoding="utf-8")]
+    example = text.split('nlp-lstm predict hf://alice/sst2-tiny "')[1].split('"')[0]
+    assert example in test_texts  # a text of the model's own data
 
 
 @pytest.mark.parametrize("missing", ["metrics.json", "report.json"])
