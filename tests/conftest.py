@@ -170,3 +170,19 @@ def tagger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         training=TrainingConfig(epochs=8, batch_size=16, learning_rate=0.01, patience=0, seed=0, device="cpu"),
     )
     return train(config, folder / "run", progress=False).run_dir / "model"
+
+
+@pytest.fixture(scope="session")
+def classifier_dir(sst2_600: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BiLSTM classifier with attention pooling, 60 steps on 600 SST-2 phrases; its model directory."""
+    from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
+    from nlp_lstm.runs import train
+
+    config = Config(
+        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
+                        text_column="sentence", max_length=40),
+        tokenizer=TokenizerConfig(kind="word", vocab_size=3000),
+        model=ModelConfig(embedding_dim=16, hidden_size=16, num_layers=2, pooling="attention"),
+        training=TrainingConfig(epochs=10, batch_size=32, max_steps=60, seed=0, device="cpu"),
+    )
+    return train(config, tmp_path_factory.mktemp("clf") / "run", progress=False).run_dir / "model"

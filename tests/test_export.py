@@ -13,7 +13,6 @@ import torch
 from conftest import REPO_ROOT, assert_error, run_cli
 
 from nlp_lstm import ModelDirError, Predictor, TextClassifier
-from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.data.batching import collate_tagged
 from nlp_lstm.data.conll import read_conll
 from nlp_lstm.data.sources import load_texts
@@ -21,24 +20,10 @@ from nlp_lstm.export import export_model
 from nlp_lstm.model_dir import load_model_dir
 from nlp_lstm.models.onnx_runtime import OnnxModel
 from nlp_lstm.predictor import TagPredictor
-from nlp_lstm.runs import train
 from nlp_lstm.text.features import encode_words
 
 pytest.importorskip("onnxruntime")
 CONLL = REPO_ROOT.parent / "shared" / "data" / "conll2003"
-
-
-@pytest.fixture(scope="module")
-def classifier_dir(sst2_600: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer BiLSTM classifier with attention pooling, 60 steps on 600 SST-2 phrases."""
-    config = Config(
-        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
-                        text_column="sentence", max_length=40),
-        tokenizer=TokenizerConfig(kind="word", vocab_size=3000),
-        model=ModelConfig(embedding_dim=16, hidden_size=16, num_layers=2, pooling="attention"),
-        training=TrainingConfig(epochs=10, batch_size=32, max_steps=60, seed=0, device="cpu"),
-    )
-    return train(config, tmp_path_factory.mktemp("clf") / "run", progress=False).run_dir / "model"
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import assert_error
 
-from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.data.sources import load_texts
 from nlp_lstm.predictor import Predictor, TagPredictor, prediction_row
-from nlp_lstm.runs import train
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -92,21 +90,8 @@ def metric(text: str, name: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def classifier(sst2_600: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small SST-2 classifier run (80 steps on 600 phrases); its model directory."""
-    config = Config(
-        data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
-                        text_column="sentence", max_length=40),
-        tokenizer=TokenizerConfig(kind="word", vocab_size=3000),
-        model=ModelConfig(embedding_dim=16, hidden_size=16, pretrained_vectors=""),
-        training=TrainingConfig(epochs=4, batch_size=32, max_steps=80, seed=0, device="cpu", baselines=False),
-    )
-    return train(config, tmp_path_factory.mktemp("clf") / "run", progress=False).run_dir / "model"
-
-
-@pytest.fixture(scope="module")
-def server(classifier: Path) -> Iterator[Server]:
-    with serving(classifier, *LIMITS, "--max-wait-ms", "20") as running:
+def server(classifier_dir: Path) -> Iterator[Server]:
+    with serving(classifier_dir, *LIMITS, "--max-wait-ms", "20") as running:
         yield running
 
 
@@ -125,17 +110,17 @@ def test_health_ready_docs_and_openapi(server: Server) -> None:
     assert {"texts", "tokens", "top_k", "threshold"} <= set(body["properties"])
 
 
-def test_model_describes_the_model_and_the_metrics_it_was_trained_to(server: Server, classifier: Path) -> None:
+def test_model_describes_the_model_and_the_metrics_it_was_trained_to(server: Server, classifier_dir: Path) -> None:
     described = httpx.get(f"{server.url}/model").json()
     assert described["task"] == "classification" and described["format"] == "pytorch"
-    assert described["labels"] == json.loads((classifier / "labels.json").read_text(encoding="utf-8"))
-    assert described["config"] == json.loads((classifier / "config.json").read_text(encoding="utf-8"))
-    assert described["metrics"] == json.loads((classifier.parent / "metrics.json").read_text(encoding="utf-8"))
+    assert described["labels"] == json.loads((classifier_dir / "labels.json").read_text(encoding="utf-8"))
+    assert described["config"] == json.loads((classifier_dir / "config.json").read_text(encoding="utf-8"))
+    assert described["metrics"] == json.loads((classifier_dir.parent / "metrics.json").read_text(encoding="utf-8"))
 
 
-def test_predict_gives_the_predictors_rows_in_input_order(server: Server, classifier: Path,
+def test_predict_gives_the_predictors_rows_in_input_order(server: Server, classifier_dir: Path,
                                                           texts: list[str]) -> None:
-    expected = [prediction_row(p, 2, 0.6) for p in Predictor.load(classifier, "cpu").predict(texts[:8])]
+    expected = [prediction_row(p, 2, 0.6) for p in Predictor.load(classifier_dir, "cpu").predict(texts[:8])]
     response = httpx.post(f"{server.url}/predict", json={"texts": texts[:8], "top_k": 2, "threshold": 0.6})
     assert response.status_code == 200, response.text
     got = response.json()["predictions"]
@@ -236,8 +221,8 @@ def test_metrics_count_requests_errors_latency_and_queue(server: Server) -> None
     assert not any(line.startswith("nlp_lstm_requests_total") and 'status="5' in line for line in text.splitlines())
 
 
-def test_a_full_queue_is_a_503_with_retry_after(classifier: Path) -> None:
-    with serving(classifier, "--max-queue", "3", "--max-wait-ms", "3000") as slow:
+def test_a_full_queue_is_a_503_with_retry_after(classifier_dir: Path) -> None:
+    with serving(classifier_dir, "--max-queue", "3", "--max-wait-ms", "3000") as slow:
         async def main() -> tuple[httpx.Response, httpx.Response]:
             async with httpx.AsyncClient(timeout=60) as client:
                 first = asyncio.ensure_future(client.post(f"{slow.url}/predict", json={"texts": ["a", "b"]}))
@@ -252,8 +237,8 @@ def test_a_full_queue_is_a_503_with_retry_after(classifier: Path) -> None:
     assert first.status_code == 200 and len(first.json()["predictions"]) == 2
 
 
-def test_sigterm_under_load_answers_every_accepted_request_and_exits_0(classifier: Path, texts: list[str]) -> None:
-    server = Server(classifier, *LIMITS, "--max-wait-ms", "2000")
+def test_sigterm_under_load_answers_every_accepted_request_and_exits_0(classifier_dir: Path, texts: list[str]) -> None:
+    server = Server(classifier_dir, *LIMITS, "--max-wait-ms", "2000")
     bodies: list[dict | bytes] = [{"texts": [t]} for t in texts[:12]]
     bodies[3:3] = [b'{"texts": [', b"{" + b" " * 30000 + b"}", b'{"texts": []}']  # malformed, oversized, empty
 
@@ -295,12 +280,12 @@ def test_a_tagger_is_served_from_tokens_or_text(tagger_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "int8"])
-def test_an_export_is_served_like_its_model(classifier: Path, texts: list[str], tmp_path: Path, fmt: str) -> None:
+def test_an_export_is_served_like_its_model(classifier_dir: Path, texts: list[str], tmp_path: Path, fmt: str) -> None:
     if fmt == "onnx":
         pytest.importorskip("onnxruntime")
     from nlp_lstm.export import export_model
 
-    exported = export_model(classifier, fmt, tmp_path / fmt)
+    exported = export_model(classifier_dir, fmt, tmp_path / fmt)
     expected = Predictor.load(exported, "cpu").predict(texts[:8])
     with serving(exported) as running:
         got = httpx.post(f"{running.url}/predict", json={"texts": texts[:8]}).json()["predictions"]
@@ -308,9 +293,9 @@ def test_an_export_is_served_like_its_model(classifier: Path, texts: list[str], 
     assert [row["label"] for row in got] == [p.label for p in expected]
     assert [row["probability"] for row in got] == pytest.approx([p.probability for p in expected], abs=2e-6)
     assert described["format"] == fmt
-    assert described["metrics"] == json.loads((classifier.parent / "metrics.json").read_text(encoding="utf-8"))
+    assert described["metrics"] == json.loads((classifier_dir.parent / "metrics.json").read_text(encoding="utf-8"))
 
 
-def test_serve_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, classifier: Path) -> None:
+def test_serve_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, classifier_dir: Path) -> None:
     assert_error(capsys, ["serve", tmp_path / "missing"], "model directory not found", "missing")
-    assert_error(capsys, ["serve", classifier, "--max-texts", "0"], "max_texts", "an int >= 1")
+    assert_error(capsys, ["serve", classifier_dir, "--max-texts", "0"], "max_texts", "an int >= 1")
