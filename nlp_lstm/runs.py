@@ -10,8 +10,11 @@ import dataclasses
 import io
 import json
 import multiprocessing
+import os
 import re
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -239,14 +242,32 @@ def _finish_run(run_dir: Path, metrics: dict[str, Any], final_split: str | None,
     return RunResult(run_dir, metrics)
 
 
-def _train_logged(config: Config, run_dir: Path, name: str, threads: int) -> RunResult:
+def _stop_with_parent(parent: int) -> None:
+    """SIGTERM this worker once the process that started it is gone: a parent killed with SIGKILL cannot stop its
+    workers, which would go on training unseen. SIGTERM stops a run at its next step with a checkpoint."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="nlp-lstm-parent-watch", daemon=True).start()
+
+
+def _train_logged(config: Config, run_dir: Path, name: str, threads: int, parent: int | None = None) -> RunResult:
     """One run in a worker process: `threads` torch threads, everything it prints in RUN_DIR.log (beside its run
-    directory, which `train` wants empty), a line at a time so that `tail -f` follows it."""
+    directory, which `train` wants empty), a line at a time so that `tail -f` follows it; it stops when the
+    process `parent` is gone."""
+    if parent is not None:
+        _stop_with_parent(parent)
     torch.set_num_threads(threads)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with run_dir.with_suffix(".log").open("w", encoding="utf-8", buffering=1) as log, contextlib.redirect_stdout(log), \
-            contextlib.redirect_stderr(log):
-        return train(config, run_dir, name, progress=False)
+    try:
+        with run_dir.with_suffix(".log").open("w", encoding="utf-8", buffering=1) as log, \
+                contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            return train(config, run_dir, name, progress=False)
+    finally:
+        if parent is not None and os.getppid() != parent:
+            os._exit(1)  # no one collects the result, and the pool's queue, whose ends this process holds, never closes
 
 
 def train_many(plan: list[tuple[Config, Path]], name: str = "run", progress: bool = True,
@@ -267,7 +288,8 @@ def train_many(plan: list[tuple[Config, Path]], name: str = "run", progress: boo
     # spawn, not fork: a forked child inherits torch's thread pools and can deadlock in them
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = [pool.submit(_train_logged, config, run_dir, name, threads) for config, run_dir in plan]
+        futures = [pool.submit(_train_logged, config, run_dir, name, threads, os.getpid())
+                   for config, run_dir in plan]
         try:
             for (config, run_dir), future in zip(plan, futures):
                 runs.append(future.result())

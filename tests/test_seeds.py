@@ -244,3 +244,49 @@ def test_a_jobs_log_gets_each_line_as_it_is_printed(tmp_path: Path, monkeypatch:
     finally:
         torch.set_num_threads(threads)
     assert seen == ["epoch 1: train loss 0.5\n"]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_stop_when_their_parent_is_killed(tiny_config: Path, tmp_path: Path) -> None:
+    """`train --jobs` killed with SIGKILL cannot stop its workers itself: they notice and stop with a checkpoint."""
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    argv = ["train", str(tiny_config), "--seeds", "2", "--jobs", "2", "--no-progress", "--output", str(run),
+            "--set", "training.epochs=500", "--set", "training.max_steps=0", "--set", "training.patience=0"]
+    process = subprocess.Popen([sys.executable, "-m", "nlp_lstm", *argv], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    logs = [run / f"seed-{k}.log" for k in (0, 1)]
+    deadline = time.monotonic() + 120
+    while not all(log.is_file() and "epoch 2:" in log.read_text(encoding="utf-8") for log in logs):
+        assert process.poll() is None and time.monotonic() < deadline, "the workers did not start training"
+        time.sleep(0.2)
+    workers = _children(process.pid)
+    assert len(workers) >= 2
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "workers went on after their parent was killed"
+        time.sleep(0.2)
+    for k in (0, 1):  # each stopped at a step, the way SIGTERM stops a run: with a checkpoint to resume from
+        assert (run / f"seed-{k}" / "checkpoints" / "last.safetensors").is_file()
