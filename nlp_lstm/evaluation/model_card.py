@@ -5,6 +5,7 @@ not say (the license, the language of data without pretrained English vectors) i
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ def training_run(model_dir: str | Path, config: dict[str, Any] | None = None) ->
     return None
 
 
+def training_metrics(model_dir: str | Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """metrics.json of the run that trained the model in `model_dir` (`training_run`), or None where there is none."""
+    run_dir = training_run(model_dir, config)
+    return (_read(run_dir / "metrics.json") or None) if run_dir else None
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
@@ -48,15 +55,8 @@ def _parameters(model_dir: Path, config: dict[str, Any]) -> int | None:
         return None
     from safetensors import safe_open
 
-    total = 0
     with safe_open(str(path), "pt") as weights:
-        for name in weights.keys():
-            shape = weights.get_slice(name).get_shape()
-            count = 1
-            for size in shape:
-                count *= size
-            total += count
-    return total
+        return sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
 
 
 def _language(config: dict[str, Any], metrics: dict[str, Any], texts: list[str]) -> list[str]:
@@ -228,7 +228,7 @@ def model_card(model_dir: str | Path, repo_id: str | None = None,
         lines.append("- Not recorded with this model directory.")
 
     lines += ["", "## Evaluation results", ""]
-    lines += _evaluation(task, metrics, report, history, headline)
+    lines += _evaluation(metrics, report, history, headline)
 
     lines += ["", "## Intended use and limitations", ""]
     lines += _limitations(task, metrics, data, config, labels)
@@ -246,7 +246,7 @@ def model_card(model_dir: str | Path, repo_id: str | None = None,
     return f"---\n{front}\n---\n\n" + "\n".join(lines)
 
 
-def _evaluation(task: str, metrics: dict[str, Any], report: dict[str, Any],
+def _evaluation(metrics: dict[str, Any], report: dict[str, Any],
                 history: list[dict[str, Any]] | None, headline: tuple[str, ...]) -> list[str]:
     lines = []
     bootstrap = report.get("bootstrap") or {}

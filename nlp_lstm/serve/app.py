@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,9 +17,9 @@ from starlette.exceptions import HTTPException
 
 from .._version import __version__
 from ..config import ServeConfig
-from ..evaluation.model_card import training_run
+from ..evaluation.model_card import training_metrics
 from ..model_dir import inference_device, load_model_dir, local_model_dir, model_format, read_json
-from ..predictor import Prediction, TagPrediction, prediction_row
+from ..predictor import prediction_row
 from ..tasks import get_task
 from .batching import BatchStats, DynamicBatcher, QueueFull
 
@@ -229,11 +228,11 @@ class ModelService:
     def __init__(self, model_dir: str | Path, config: ServeConfig) -> None:
         self.model_dir = local_model_dir(model_dir)
         self.config = config
-        device = inference_device(model_dir, config.device)
-        self.saved = load_model_dir(model_dir, device)
+        device = inference_device(self.model_dir, config.device)
+        self.saved = load_model_dir(self.model_dir, device)
         self.task = self.saved.task
         self.predictor = get_task(self.task).predictor(self.saved, device)
-        self.format = model_format(model_dir)
+        self.format = model_format(self.model_dir)
         self.predictor.predict(["warm up"])  # the first call allocates; no request should pay for it
 
     def items(self, request: PredictRequest) -> list[str] | list[list[str]]:
@@ -264,32 +263,16 @@ class ModelService:
                                                            f"(--max-text-length)", f"{name}[{i}]")
             if not isinstance(item, str):
                 for j, token in enumerate(item):
-                    if not token or token != token.strip() or any(c.isspace() for c in token):
+                    if not token or any(c.isspace() for c in token):
                         raise RequestProblem(422, "invalid_field", f"tokens[{i}][{j}]: {token!r} is not a token "
                                                                    f"(empty, or holds whitespace)", f"tokens[{i}][{j}]")
         return items
-
-    def predict(self, items: list[Any]) -> list[Prediction] | list[TagPrediction]:
-        """The predictor on one batch (runs in the batcher's thread)."""
-        return self.predictor.predict(items)
 
     def description(self) -> dict[str, Any]:
         """What GET /model answers: task, labels, format, config.json and the run's metrics where they are."""
         config = read_json(self.model_dir / "config.json")
         return {"model_dir": str(self.model_dir.resolve()), "task": self.task, "format": self.format,
-                "labels": self.saved.labels, "config": config, "metrics": trained_metrics(self.model_dir, config)}
-
-
-def trained_metrics(model_dir: Path, config: dict[str, Any]) -> dict[str, Any] | None:
-    """metrics.json of the run that trained the model in `model_dir` (an export's: the run of the model it was
-    exported from), or None where there is no such run beside it."""
-    run_dir = training_run(model_dir, config)
-    if run_dir is None:
-        return None
-    try:
-        return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+                "labels": self.saved.labels, "config": config, "metrics": training_metrics(self.model_dir, config)}
 
 
 def create_app(model_dir: str | Path, config: ServeConfig | None = None) -> FastAPI:
@@ -297,7 +280,7 @@ def create_app(model_dir: str | Path, config: ServeConfig | None = None) -> Fast
     config = config or ServeConfig()
     service = ModelService(model_dir, config)
     metrics = ServerMetrics()
-    batcher = DynamicBatcher(service.predict, config.max_batch_size, config.max_wait_ms, config.max_queue,
+    batcher = DynamicBatcher(service.predictor.predict, config.max_batch_size, config.max_wait_ms, config.max_queue,
                              metrics.observe_batch)
     metrics.queued.set_function(lambda: batcher.waiting)
 
