@@ -27,6 +27,7 @@ _EXPORTS = {
     "TextTokenizer": "nlp_lstm.text.tokenizers",
     "Vocab": "nlp_lstm.text.vocab",
     "build_vocab_from_iterator": "nlp_lstm.text.vocab",
+    "check_data": "nlp_lstm.checks",
     "collate": "nlp_lstm.data.batching",
     "evaluate": "nlp_lstm.runs",
     "load_config": "nlp_lstm.config",

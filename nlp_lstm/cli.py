@@ -103,6 +103,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"seeds: {result.run_dir / 'seeds.md'}  (all metrics: {result.run_dir / 'seeds.json'})")
 
 
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from .checks import run_check_data
+
+    config, _ = _train_config(args)
+    return run_check_data(config, args.output, args.label_errors, _count("--folds", args.folds), args.strict)
+
+
 def cmd_init(args: argparse.Namespace) -> None:
     from .config_docs import commented_config
 
@@ -239,6 +246,28 @@ def _add_train(sub: Any) -> None:
     p.set_defaults(func=cmd_train, imports=("nlp_lstm.runs", "nlp_lstm.seeds"))
 
 
+def _add_check_data(sub: Any) -> None:
+    p = sub.add_parser("check-data", help="check labelled data: duplicates, leaks between splits, conflicting labels, "
+                                          "balance, lengths, unknown words, scripts, entity-tag transitions")
+    p.add_argument("config", nargs="?", help="a config or recipe: its data.train, data.dev and data.test are checked")
+    p.add_argument("--data", metavar="SPEC", help="the data to check, e.g. csv:reviews.csv (with a config it "
+                                                  "replaces data.train)")
+    p.add_argument("--text-column", help="the column of the texts (data.text_column; default text)")
+    p.add_argument("--label-column", help="the column of the labels (data.label_column; default label)")
+    p.add_argument("--task", choices=sorted(TASK_NAMES), help="with --data alone: classify (default) or tag")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set data.dev=csv:dev.csv (repeatable)")
+    p.add_argument("--output", metavar="FILE.json", help="also write every finding, with examples, as JSON")
+    p.add_argument("--label-errors", action="store_true",
+                   help="also find likely label errors in train: out-of-fold probabilities of --folds small "
+                        "classifiers, read by confident learning (cleanlab; pip install 'nlp-lstm[check]')")
+    p.add_argument("--folds", default="5", metavar="K", help="with --label-errors: the folds (default: 5)")
+    p.add_argument("--strict", nargs="?", const="all", metavar="KINDS",
+                   help="exit with status 1 when a problem is found: any (--strict), or one of these kinds "
+                        "(--strict duplicate,leak)")
+    p.set_defaults(func=cmd_check_data, imports=("nlp_lstm.checks",))
+
+
 def _add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="label texts with a saved model")
     p.add_argument("model_dir", help="a model directory, or a hub model: hf://OWNER/NAME")
@@ -298,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nlp-lstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_check_data(sub)
 
     p = sub.add_parser("init", help="print a config with every key, its default and what it does")
     p.add_argument("--task", choices=sorted(TASK_NAMES), default="classify", help="classify (default) or tag")
@@ -380,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         with _sigint_deferred():
             for module in args.imports:
                 importlib.import_module(module)
-        args.func(args)
+        status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
     except BrokenPipeError:
         # the reader went away (`nlp-lstm predict ... | head -1`): stop quietly with SIGPIPE's status, as Unix
@@ -396,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nlp-lstm: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,7 @@ from .config import Config, dump_config, load_config
 from .data.inputs import read_inputs
 from .device import autocast_dtype, resolve_device
 from .errors import ConfigError, DataError
+from .evaluation.data_checks import findings_line
 from .evaluation.model_card import write_model_card
 from .evaluation.report import write_report
 from .evaluation.run_files import read_run
@@ -188,6 +189,7 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
           + (f" | {where.world_size} processes" if where else ""))
     for split, dataset in prepared.splits.items():
         print(f"  {split}: {dataset.source}")
+    print(findings_line(prepared.data_notes["checks"]))
     if "vectors_choice" in prepared.data_notes:
         print(prepared.data_notes["vectors_choice"])
     if "pretrained" in prepared.data_notes:

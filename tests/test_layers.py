@@ -18,7 +18,8 @@ LAYERS = [
     ("evaluation", ["evaluation"]),
     ("training", ["training"]),
     ("tasks", ["tasks"]),
-    ("entry points", ["runs", "seeds", "export", "estimators", "serve", "hub", "cli", "__main__", "__init__"]),
+    ("entry points", ["runs", "seeds", "checks", "export", "estimators", "serve", "hub", "cli", "__main__",
+                      "__init__"]),
 ]
 
 

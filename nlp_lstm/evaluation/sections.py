@@ -8,6 +8,7 @@ from typing import Any
 
 from .._version import __version__
 from . import plots
+from .data_checks import example_line
 from .data_stats import length_summary
 from .render import Block
 
@@ -93,7 +94,7 @@ def data_section(data: dict[str, Any], intro: str, unit: str) -> tuple[list[Bloc
         blocks.append(("p", line[0].upper() + line[1:] + "."))
     stats = {name: value for name, value in (data.get("stats") or {}).items() if value}
     if not stats:
-        return blocks, {}
+        return blocks + checks_blocks(data.get("checks")), {}
     rows = []
     for name, split in stats.items():
         summary = length_summary(split["length_counts"])
@@ -122,8 +123,24 @@ def data_section(data: dict[str, Any], intro: str, unit: str) -> tuple[list[Bloc
     blocks += [("p", f"{kind.capitalize()} distribution{shown}: count and share of each split."),
                ("table", [kind, *stats], label_rows),
                ("img", "label_distribution", f"{kind.capitalize()} distribution")]
+    blocks += checks_blocks(data.get("checks"))
     return blocks, {"length_histogram": lambda: plots.length_histogram(stats, unit),
                     "label_distribution": lambda: plots.label_distribution(stats, kind)}
+
+
+def checks_blocks(checks: dict[str, Any] | None) -> list[Block]:
+    """The data checks of the run's splits: each finding with its count and an example or two."""
+    if not checks:
+        return []
+    intro = ("Data checks of these splits (nlp-lstm check-data prints the same, with examples; "
+             "docs/data-checks.md says what each kind means)")
+    if "checked_first" in checks:
+        intro += ", on the first " + ", ".join(f"{n:,} {name} examples" for name, n in checks["checked_first"].items())
+    if not checks["findings"]:
+        return [("p", intro + ": no problems found.")]
+    rows = [[f["kind"], f["split"], f"{f['count']:,}", f["message"],
+             "; ".join(example_line(e) for e in f["examples"][:2])] for f in checks["findings"]]
+    return [("p", intro + ":"), ("table", ["check", "split", "count", "finding", "examples"], rows)]
 
 
 def split_warnings(metrics: dict[str, Any], split: str) -> list[Block]:

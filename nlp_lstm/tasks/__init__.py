@@ -17,6 +17,8 @@ from .base import Prepared, Task
 from .classification import ClassificationTask
 from .tagging import TaggingTask
 
+RUN_CHECK_ROWS = 1_000_000  # a run checks at most this many examples of each split (check-data checks all)
+
 TASKS: dict[str, type[Task]] = {task.name: task for task in (ClassificationTask, TaggingTask)}
 
 
@@ -55,6 +57,7 @@ def prepare(config: Config, splits: dict[str, Any] | None = None, labels: Sequen
     prepared = task.prepare(config, splits, labels, cache_vectors)
     if validation:
         prepared.data_notes["validation"] = validation
+    prepared.data_notes["checks"] = task.check_data(splits, config, RUN_CHECK_ROWS)
     prepared.saved.config["run_config"] = config.to_dict()  # what the estimators' `load` restores
     return prepared
 

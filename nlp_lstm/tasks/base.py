@@ -100,6 +100,12 @@ class Task:
         raise NotImplementedError
 
     @classmethod
+    def check_data(cls, splits: dict[str, Any], config: Config, max_rows: int | None = None) -> dict[str, Any]:
+        """Statistics and findings of labelled splits (evaluation/data_checks.py), the first `max_rows` of each
+        when given."""
+        raise NotImplementedError
+
+    @classmethod
     def format_metrics(cls, metrics: dict[str, Any], split: str) -> str:
         """The metrics of one split as the lines the terminal shows."""
         raise NotImplementedError

@@ -21,6 +21,7 @@ from ..data.ragged import row_lengths
 from ..data.sources import TextDataset, carve_dev, load_splits, load_texts
 from ..errors import ConfigError, DataError
 from ..evaluation.classification_report import classification_sections
+from ..evaluation.data_checks import check_texts
 from ..evaluation.data_stats import split_statistics
 from ..evaluation.metrics import classification_metrics, format_metrics
 from ..evaluation.uncertainty import bootstrap_intervals
@@ -186,6 +187,12 @@ class ClassificationTask(Task):
                                                   config.training.seed, added)
         return Prepared(model, task, encoded, splits, saved, f"labels: {', '.join(labels)}",
                         resolved_training(config), notes)
+
+    @classmethod
+    def check_data(cls, splits: dict[str, TextDataset], config: Config, max_rows: int | None = None
+                   ) -> dict[str, Any]:
+        """Duplicates, leaks, conflicting labels, balance, lengths against data.max_length, unknown words, scripts."""
+        return check_texts(splits, config.data.max_length, max_rows)
 
     @classmethod
     def format_metrics(cls, metrics: dict[str, Any], split: str) -> str:

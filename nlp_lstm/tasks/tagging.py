@@ -21,6 +21,7 @@ from ..data.conll import TaggedDataset, load_tagged
 from ..data.tag_schemes import convert_sequences, detect_scheme
 from ..data.tagged import carve_tagged_dev, load_tagged_splits
 from ..errors import ConfigError
+from ..evaluation.data_checks import check_tagged
 from ..evaluation.data_stats import tag_statistics
 from ..evaluation.metrics import format_tagging_metrics, is_entity_tagset, tagging_metrics
 from ..evaluation.tagging_report import tagging_sections
@@ -191,6 +192,12 @@ class TaggingTask(Task):
         summary = f"{len(tag_set.names)} tags ({scheme}) | chars {len(char_vocab) if char_vocab else 'off'}"
         return Prepared(model, task, encoded, splits, saved, summary,
                         resolved_training(config, tag_set.data_scheme is not None), notes)
+
+    @classmethod
+    def check_data(cls, splits: dict[str, TaggedDataset], config: Config, max_rows: int | None = None
+                   ) -> dict[str, Any]:
+        """Duplicates, leaks, entity-tag transitions, ambiguous words, length outliers, unseen tags, unknown words."""
+        return check_tagged(splits, max_rows=max_rows)
 
     @classmethod
     def format_metrics(cls, metrics: dict[str, Any], split: str) -> str:
