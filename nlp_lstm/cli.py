@@ -211,17 +211,22 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def _add_train(sub: Any) -> None:
-    p = sub.add_parser("train", help="train and evaluate a model from a TOML config, or from --data alone")
-    p.add_argument("config", nargs="?", help="recipe or config file, e.g. recipes/sentiment/zh_reviews.toml")
-    p.add_argument("--data", metavar="SPEC",
-                   help="the training data, e.g. csv:reviews.csv; without a config it trains with the defaults and "
-                        "carves dev and test (10%% each, stratified) out of it; with one it replaces data.train")
+def _add_data_options(p: argparse.ArgumentParser, config: str, data: str) -> None:
+    """The config and --data options that `train` and `check-data` read alike (`_train_config`)."""
+    p.add_argument("config", nargs="?", help=config)
+    p.add_argument("--data", metavar="SPEC", help=data)
     p.add_argument("--text-column", help="the column of the texts (data.text_column; default text)")
     p.add_argument("--label-column", help="the column of the labels (data.label_column; default label)")
     p.add_argument("--task", choices=sorted(TASK_NAMES), help="with --data alone: classify (default) or tag")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set training.epochs=3 (repeatable)")
+
+
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train and evaluate a model from a TOML config, or from --data alone")
+    _add_data_options(p, "recipe or config file, e.g. recipes/sentiment/zh_reviews.toml",
+                      "the training data, e.g. csv:reviews.csv; without a config it trains with the defaults and "
+                      "carves dev and test (10%% each, stratified) out of it; with one it replaces data.train")
     p.add_argument("--output", help="run directory (default: runs/CONFIG_NAME, numbered if taken)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --output (a folder that holds no run is never touched)")
@@ -249,14 +254,8 @@ def _add_train(sub: Any) -> None:
 def _add_check_data(sub: Any) -> None:
     p = sub.add_parser("check-data", help="check labelled data: duplicates, leaks between splits, conflicting labels, "
                                           "balance, lengths, unknown words, scripts, entity-tag transitions")
-    p.add_argument("config", nargs="?", help="a config or recipe: its data.train, data.dev and data.test are checked")
-    p.add_argument("--data", metavar="SPEC", help="the data to check, e.g. csv:reviews.csv (with a config it "
-                                                  "replaces data.train)")
-    p.add_argument("--text-column", help="the column of the texts (data.text_column; default text)")
-    p.add_argument("--label-column", help="the column of the labels (data.label_column; default label)")
-    p.add_argument("--task", choices=sorted(TASK_NAMES), help="with --data alone: classify (default) or tag")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config value, e.g. --set data.dev=csv:dev.csv (repeatable)")
+    _add_data_options(p, "a config or recipe: its data.train, data.dev and data.test are checked",
+                      "the data to check, e.g. csv:reviews.csv (with a config it replaces data.train)")
     p.add_argument("--output", metavar="FILE.json", help="also write every finding, with examples, as JSON")
     p.add_argument("--label-errors", action="store_true",
                    help="also find likely label errors in train: out-of-fold probabilities of --folds small "

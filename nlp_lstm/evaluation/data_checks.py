@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.tag_schemes import detect_scheme
+from ..data.tag_schemes import PREFIXES, detect_scheme
 
 IMBALANCE_RATIO = 10.0
 LABEL_SHIFT = 0.1
@@ -104,36 +104,31 @@ def _plural(count: int, word: str, verb: str = "") -> str:
 # ---------------------------------------------------------------- shared by texts and sentences
 
 
+def _repeats(keys: Sequence[str], indices: Iterable[int]) -> tuple[dict[str, int], list[tuple[int, int]]]:
+    """Where each key of `keys` at `indices` first occurs, and (index, first index) of each later occurrence."""
+    first: dict[str, int] = {}
+    repeats = []
+    for index in indices:
+        key = keys[index]
+        if key in first:
+            repeats.append((index, first[key]))
+        else:
+            first[key] = index
+    return first, repeats
+
+
 def _duplicates(keys: Sequence[str], near_keys: Sequence[str], shown: Sequence[str], split: str, unit: str
                 ) -> list[dict[str, Any]]:
     """Exact repeats of an earlier example, then repeats once normalized (not already exact repeats)."""
     findings = []
-    first: dict[str, int] = {}
-    repeats = []
-    for index, key in enumerate(keys):
-        if key in first:
-            repeats.append({"example": index + 1, "same_as": first[key] + 1, "text": shown[index]})
-        else:
-            first[key] = index
-    if repeats:
-        findings.append(new_finding("duplicate", split, len(repeats),
-                                 f"{_plural(len(repeats), unit, 'repeat')} an earlier {unit} exactly "
-                                 f"({len(first):,} distinct of {len(keys):,})", repeats))
-    near_first: dict[str, int] = {}
-    near = []
-    for index in sorted(first.values()):
-        key = near_keys[index]
-        if not key:
-            continue
-        if key in near_first:
-            near.append({"example": index + 1, "same_as": near_first[key] + 1, "text": shown[index],
-                         "other": shown[near_first[key]]})
-        else:
-            near_first[key] = index
-    if near:
-        findings.append(new_finding("near_duplicate", split, len(near),
-                                 f"{_plural(len(near), unit, 'repeat')} an earlier {unit} once case, whitespace and "
-                                 f"punctuation are ignored", near))
+    first, exact = _repeats(keys, range(len(keys)))
+    _, near = _repeats(near_keys, [i for i in sorted(first.values()) if near_keys[i]])
+    for kind, repeats, how in (("duplicate", exact, f"exactly ({len(first):,} distinct of {len(keys):,})"),
+                               ("near_duplicate", near, "once case, whitespace and punctuation are ignored")):
+        if repeats:
+            findings.append(new_finding(kind, split, len(repeats),
+                                        f"{_plural(len(repeats), unit, 'repeat')} an earlier {unit} {how}",
+                                        [{"example": i + 1, "same_as": j + 1, "text": shown[i]} for i, j in repeats]))
     return findings
 
 
@@ -258,6 +253,43 @@ def _scripts(name: str, texts: Sequence[str], stats: dict[str, Any], unit: str) 
                      [{"example": i + 1, "script": scripts[i], "text": shown_text(texts[i])} for i in others])]
 
 
+class _Checks:
+    """The checks every split gets (sizes, labels, duplicates, conflicts), then those across splits (leaks,
+    labels, unknown words)."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.findings: list[dict[str, Any]] = []
+        self.keyed: dict[str, tuple[Sequence[str], Sequence[str], Sequence[str]]] = {}
+        self.tokens: dict[str, list[list[str]]] = {}
+        self.counts: dict[str, Counter[str]] = {}
+
+    def add_split(self, name: str, source: str, keys: Sequence[str], near: Sequence[str], shown: Sequence[str],
+                  tokens: list[list[str]], labels: Sequence[str] | None, counts: Counter[str] | None = None
+                  ) -> np.ndarray:
+        """Record one split (exact keys, normalized keys, shown texts, words, labels or None; label counts when
+        they are not `labels`' own) and check it alone; its lengths in words."""
+        self.keyed[name], self.tokens[name] = (keys, near, shown), tokens
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+        self.stats[name] = {"source": source, "examples": len(keys), "words": int(lengths.sum()),
+                            "median_words": float(np.median(lengths)) if len(keys) else 0.0}
+        self.findings += _duplicates(keys, near, shown, name, self.unit)
+        if labels is not None:
+            self.counts[name] = counts if counts is not None else Counter(labels)
+            self.stats[name]["labels"] = dict(sorted(self.counts[name].items(), key=lambda item: (-item[1], item[0])))
+            self.findings += _conflicts(keys, labels, shown, name, self.unit)
+        return lengths
+
+    def across_splits(self, all_label_checks: bool) -> list[dict[str, Any]]:
+        """Leaks, unseen labels (and with `all_label_checks` imbalance and label shift), unknown words."""
+        findings = _leaks(self.keyed, self.unit)
+        if "train" in self.counts:
+            labels = _label_checks(self.counts, self.unit)
+            findings += labels if all_label_checks else [f for f in labels if f["kind"] == "unseen_labels"]
+        return findings + _coverage(self.tokens, self.stats, self.unit)
+
+
 # ---------------------------------------------------------------- texts
 
 
@@ -273,26 +305,14 @@ def check_texts(splits: dict[str, Any], max_length: int | None = None, max_rows:
     """Statistics and findings of labelled text splits ("train" and any of "dev", "test": TextDatasets), the first
     `max_rows` examples of each when given."""
     splits, cut = _first_rows(splits, max_rows)
-    stats: dict[str, dict[str, Any]] = {}
-    findings: list[dict[str, Any]] = []
-    keyed: dict[str, tuple[list[str], list[str], list[str]]] = {}
-    tokens: dict[str, list[list[str]]] = {}
-    counts: dict[str, Counter[str]] = {}
+    checks = _Checks("text")
     for name, dataset in splits.items():
         texts = list(dataset.texts)
         labels = [str(label) for label in dataset.labels] if dataset.labels is not None else None
         shown = [shown_text(text) for text in texts]
-        near = [normalized(text) for text in texts]
-        tokens[name] = [words(text) for text in texts]
-        keyed[name] = (texts, near, shown)
-        lengths = np.array([len(t) for t in tokens[name]], dtype=np.int64)
-        stats[name] = {"source": dataset.source, "examples": len(texts),
-                       "words": int(lengths.sum()), "median_words": float(np.median(lengths)) if len(texts) else 0.0}
-        findings += _duplicates(texts, near, shown, name, "text")
-        if labels is not None:
-            counts[name] = Counter(labels)
-            stats[name]["labels"] = dict(sorted(counts[name].items(), key=lambda item: (-item[1], item[0])))
-            findings += _conflicts(texts, labels, shown, name, "text")
+        lengths = checks.add_split(name, dataset.source, texts, [normalized(text) for text in texts], shown,
+                                   [words(text) for text in texts], labels)
+        stats, findings = checks.stats, checks.findings  # this split's own checks add to the shared list
         empty = [i for i, text in enumerate(texts) if not text.strip()]
         if empty:
             findings.append(new_finding("empty", name, len(empty), f"{_plural(len(empty), 'text', 'are')} empty",
@@ -307,11 +327,8 @@ def check_texts(splits: dict[str, Any], max_length: int | None = None, max_rows:
                     [{"example": i + 1, "words": int(lengths[i]), "text": shown[i]}
                      for i in sorted(long, key=lambda i: -lengths[i])]))
         findings += _scripts(name, texts, stats[name], "text")
-    findings += _leaks(keyed, "text")
-    if "train" in counts:
-        findings += _label_checks(counts, "text")
-    findings += _coverage(tokens, stats, "text")
-    return {"task": "classification", "splits": stats, "findings": ordered_findings(findings),
+    findings = checks.findings + checks.across_splits(all_label_checks=True)
+    return {"task": "classification", "splits": checks.stats, "findings": ordered_findings(findings),
             **_cut_note(cut, max_rows)}
 
 
@@ -328,7 +345,7 @@ def invalid_transitions(tags: Sequence[str], scheme: str) -> list[tuple[int, str
         same_before = before[0] != "O" and before[1] == kind
         if prefix == "O":
             continue
-        if prefix not in {"iob1": "BI", "bio": "BI", "bioes": "BIES"}[scheme]:
+        if prefix not in PREFIXES[scheme]:
             found.append((i, f"{tags[i]} has no prefix of the {scheme} scheme"))
         elif scheme == "bio" and prefix == "I" and not (same_before and before[0] in "BI"):
             found.append((i, f"{tags[i]} follows {tags[i - 1] if i else 'the sentence start'}, not B-{kind} or "
@@ -359,11 +376,7 @@ def check_tagged(splits: dict[str, Any], scheme: str | None = None, max_rows: in
     """Statistics and findings of tagged splits ("train" and any of "dev", "test": TaggedDatasets); `scheme` is the
     entity scheme to check transitions against (default: the one train's tags look like)."""
     splits, cut = _first_rows(splits, max_rows)
-    stats: dict[str, dict[str, Any]] = {}
-    findings: list[dict[str, Any]] = []
-    keyed: dict[str, tuple[list[str], list[str], list[str]]] = {}
-    tokens: dict[str, list[list[str]]] = {}
-    counts: dict[str, Counter[str]] = {}
+    checks = _Checks("sentence")
     all_tags = {tag for dataset in splits.values() for sentence in dataset.tags for tag in sentence}
     entity = _is_entity_tags(all_tags)
     train_lengths = np.array([len(s) for s in splits["train"].sentences])
@@ -373,18 +386,11 @@ def check_tagged(splits: dict[str, Any], scheme: str | None = None, max_rows: in
     scheme = scheme or detected_train
     for name, dataset in splits.items():
         sentences, tags = dataset.sentences, dataset.tags
-        keys = ["\u241f".join(s) for s in sentences]
-        shown = [shown_text(_joined(s)) for s in sentences]
-        keyed[name] = (keys, [normalized(" ".join(s)) for s in sentences], shown)
-        tokens[name] = [list(s) for s in sentences]
-        lengths = np.array([len(s) for s in sentences])
-        stats[name] = {"source": dataset.source, "examples": len(sentences), "words": int(lengths.sum()),
-                       "median_words": float(np.median(lengths)) if len(lengths) else 0.0}
-        findings += _duplicates(keys, keyed[name][1], shown, name, "sentence")
-        findings += _conflicts(keys, [" ".join(t) for t in tags], shown, name, "sentence")
-        tag_counts = Counter(tag for sentence in tags for tag in sentence)
-        counts[name] = tag_counts
-        stats[name]["labels"] = dict(sorted(tag_counts.items(), key=lambda item: (-item[1], item[0])))
+        lengths = checks.add_split(name, dataset.source, ["\u241f".join(s) for s in sentences],
+                                   [normalized(" ".join(s)) for s in sentences],
+                                   [shown_text(_joined(s)) for s in sentences], [list(s) for s in sentences],
+                                   [" ".join(t) for t in tags], Counter(tag for sentence in tags for tag in sentence))
+        stats, findings, shown = checks.stats, checks.findings, checks.keyed[name][2]  # shared, as in check_texts
         empty = np.flatnonzero(lengths == 0).tolist()
         if empty:
             findings.append(new_finding("empty", name, len(empty),
@@ -412,10 +418,8 @@ def check_tagged(splits: dict[str, Any], scheme: str | None = None, max_rows: in
                     f"{_plural(len(invalid), 'tag', 'break')} the {scheme} scheme (read as conlleval reads them)",
                     [{"example": i + 1, "token": p + 1, "word": sentences[i][p], "why": why} for i, p, why in invalid]))
         findings += _ambiguous(name, sentences, tags, entity)
-    findings += _leaks(keyed, "sentence")
-    findings += [f for f in _label_checks(counts, "tag") if f["kind"] == "unseen_labels"]
-    findings += _coverage(tokens, stats, "sentence")
-    return {"task": "tagging", "scheme": scheme, "splits": stats, "findings": ordered_findings(findings),
+    findings = checks.findings + checks.across_splits(all_label_checks=False)
+    return {"task": "tagging", "scheme": scheme, "splits": checks.stats, "findings": ordered_findings(findings),
             **_cut_note(cut, max_rows)}
 
 
