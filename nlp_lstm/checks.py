@@ -86,7 +86,7 @@ def find_label_errors(train: Any, config: Config, folds: int = 5) -> dict[str, A
     ranked = find_label_issues(labels=given, pred_probs=probabilities, return_indices_ranked_by="self_confidence")
     if len(ranked) == 0:
         return None
-    examples = [{"example": int(i) + 1, "given": labels[i], "predicted": str(classes[probabilities[i].argmax()]),
+    examples = [{"example": int(i) + 1, "given": str(labels[i]), "predicted": str(classes[probabilities[i].argmax()]),
                  "probability_given": round(float(probabilities[i, given[i]]), 4), "text": shown_text(texts[i])}
                 for i in ranked]
     finding = new_finding("label_errors", "train", len(ranked),
