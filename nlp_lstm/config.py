@@ -193,6 +193,9 @@ class TrainingConfig:
 
     epochs: int = 5  # passes over the training data, at most
     batch_size: int = 64  # examples per optimizer step
+    # > 0: each batch holds as many examples of similar length as fit in this many padded tokens (rows times the
+    # longest row) instead of batch_size examples, so short texts make batches as large as long ones
+    batch_tokens: int = 0
     learning_rate: float = 2e-3  # AdamW step size
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
@@ -240,6 +243,8 @@ class TrainingConfig:
                '"", "balanced" or a table of label = positive weight', weights)
         _positive_int("training.epochs", self.epochs)
         _positive_int("training.batch_size", self.batch_size)
+        _check(_is_int(self.batch_tokens) and self.batch_tokens >= 0, "training.batch_tokens",
+               "an int >= 0 (0: batches of batch_size examples)", self.batch_tokens)
         lr = self.learning_rate
         _check(_is_real(lr) and 0 < lr <= 10, "training.learning_rate", "a float in (0, 10]", lr)
         _check(_is_real(self.weight_decay) and self.weight_decay >= 0,

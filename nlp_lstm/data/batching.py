@@ -121,20 +121,25 @@ def collate_numeric(
 class BucketBatchSampler:
     """Yields batches of dataset indices whose lengths are close, in shuffled order.
 
-    Each epoch shuffles all indices, cuts them into pools of `batch_size * pool_batches`, sorts each
-    pool by length and cuts it into batches, then shuffles the batches: padding stays small while
-    every batch still mixes examples from across the data. Deterministic for a given seed and epoch.
+    Each epoch shuffles all indices, cuts them into pools of about `pool_batches` batches, sorts each pool by
+    length and cuts it into batches, then shuffles the batches: padding stays small while every batch still
+    mixes examples from across the data. Deterministic for a given seed and epoch.
+
+    A batch holds `batch_size` examples, or with `batch_tokens` > 0 as many as fit in that many padded tokens
+    (rows times the longest row; at least one row, or `world_size`): a batch of short sentences then carries as
+    many tokens as one of long texts, and the number of batches changes a little from epoch to epoch.
 
     In distributed training every rank builds the same batches and takes its share of each: rows
     `rank`, `rank + world_size`, ... of the length-sorted batch, so the ranks' pieces are distinct, of
-    near-equal lengths, and together one batch of `batch_size`. A last batch smaller than `world_size`
-    is left out, so that every rank takes the same number of steps.
+    near-equal lengths, and together one batch. A last batch smaller than `world_size` is left out, so that
+    every rank takes the same number of steps.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, pool_batches: int = 50,
-                 rank: int = 0, world_size: int = 1) -> None:
-        if batch_size < 1 or pool_batches < 1:
-            raise ValueError(f"batch_size and pool_batches must be positive ints, got {batch_size} and {pool_batches}")
+                 rank: int = 0, world_size: int = 1, batch_tokens: int = 0) -> None:
+        if batch_size < 1 or pool_batches < 1 or batch_tokens < 0:
+            raise ValueError(f"batch_size and pool_batches must be positive ints and batch_tokens an int >= 0, got "
+                             f"{batch_size}, {pool_batches} and {batch_tokens}")
         if not 0 <= rank < world_size or batch_size < world_size:
             raise ValueError(f"rank {rank} of world_size {world_size} with batch_size {batch_size}: need "
                              f"0 <= rank < world_size <= batch_size")
@@ -142,6 +147,7 @@ class BucketBatchSampler:
         # 4 bytes a text where they fit, as for the order below: a sampler over millions of texts holds both
         self.lengths = torch.as_tensor(lengths.astype(np.int32) if lengths.size and lengths.max() < 2**31 else lengths)
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.seed = seed
         self.pool_batches = pool_batches
         self.rank = rank
@@ -153,25 +159,53 @@ class BucketBatchSampler:
         self.epoch = epoch
 
     def __len__(self) -> int:
+        if self.batch_tokens:
+            sizes = self._planned()[2].diff()
+            return int((sizes >= max(self.world_size, 1)).sum())
         full, rest = divmod(len(self.lengths), self.batch_size)
         return full + (rest >= self.world_size and rest > 0)
 
     def __iter__(self) -> Iterator[list[int]]:
+        generator, order, starts = self._planned()
+        # batch b is order[starts[b] : starts[b + 1]]; cut when yielded: no per-batch objects are kept
+        for b in torch.randperm(len(starts) - 1, generator=generator).tolist():
+            batch = order[starts[b] : starts[b + 1]]
+            if len(batch) >= self.world_size:
+                yield batch[self.rank :: self.world_size].tolist()
+
+    def _planned(self) -> tuple[torch.Generator, torch.Tensor, torch.Tensor]:
+        """This epoch's generator (after drawing the order), the order of indices with each pool sorted by
+        length, and where each batch starts in it (with the end last)."""
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator, dtype=torch.int32)
-        pool_size = self.batch_size * self.pool_batches
+        rows = self.batch_size
+        if self.batch_tokens:
+            mean = float(self.lengths.double().mean()) if len(self.lengths) else 1.0
+            rows = max(self.world_size, int(self.batch_tokens // max(mean, 1.0)))
+        pool_size = rows * self.pool_batches
         # each pool sorted by length in place, stably (equal lengths keep their shuffled order): besides
         # `order` nothing larger than a pool is allocated, so an epoch's start costs 4 bytes a text
+        starts = [0]
         for start in range(0, len(order), pool_size):
             pool = order[start : start + pool_size]
             pool.copy_(pool[torch.sort(self.lengths[pool], stable=True).indices])
-        # a pool holds whole batches (pool_size is a multiple of batch_size), so batch b is simply
-        # order[b * batch_size :]; only the last may be short. Cut when yielded: no per-batch objects are kept
-        num_batches = -(-len(order) // self.batch_size)
-        for b in torch.randperm(num_batches, generator=generator).tolist():
-            batch = order[b * self.batch_size : (b + 1) * self.batch_size]
-            if len(batch) >= self.world_size:
-                yield batch[self.rank :: self.world_size].tolist()
+            if self.batch_tokens:
+                starts += _token_cuts(self.lengths[pool].tolist(), self.batch_tokens, self.world_size, start)
+        if not self.batch_tokens:  # a pool holds whole batches: batch b starts at b * batch_size
+            starts = list(range(0, len(order), self.batch_size)) + [len(order)]
+        return generator, order, torch.tensor(starts if len(starts) > 1 else [0, 0], dtype=torch.int64)
+
+
+def _token_cuts(sorted_lengths: list[int], budget: int, min_rows: int, offset: int) -> list[int]:
+    """Where each batch after the first ends in a pool sorted by length (the pool's end last), each batch as many
+    rows as fit in `budget` padded tokens, at least `min_rows`."""
+    cuts, start = [], 0
+    for i, length in enumerate(sorted_lengths):
+        rows = i - start
+        if rows >= min_rows and (rows + 1) * max(length, 1) > budget:
+            cuts.append(offset + i)
+            start = i
+    return cuts + [offset + len(sorted_lengths)]
 
 
 # A padded batch runs every time step of its longest row, and a time step costs about as much as this many more rows

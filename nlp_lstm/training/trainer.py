@@ -156,7 +156,7 @@ class Trainer:
         config = self.config
         self.on_log = on_log
         sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed, rank=self.rank,
-                                     world_size=self.world_size)
+                                     world_size=self.world_size, batch_tokens=config.batch_tokens)
         total_steps = config.epochs * len(sampler)
         if config.max_steps:
             total_steps = min(total_steps, config.max_steps)

@@ -97,3 +97,36 @@ def test_sorted_batches_cut_where_a_long_text_would_pad_many_short_ones():
     assert sorted_batches([12, 11, 10, 12], 256) == [[0, 3, 1, 2]]  # similar lengths stay together
     assert sorted(len(b) for b in sorted_batches([5] * 10, 4)) == [2, 4, 4]  # batch_size still caps the rows
     assert sorted_batches([], 8) == [] and sorted_batches([3], 8) == [[0]]
+
+
+def test_token_batches_fill_a_budget_of_padded_tokens_and_cover_every_index_once():
+    lengths = lengths_of_real_texts(3000)
+    sampler = BucketBatchSampler(lengths, batch_size=32, seed=0, batch_tokens=1000)
+    sampler.set_epoch(3)
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    padded = [len(b) * max(lengths[i] for i in b) for b in batches]
+    assert max(padded) <= 1000
+    # short texts travel in many rows, long ones in few: rows fall as lengths grow
+    short = [len(b) for b in batches if max(lengths[i] for i in b) <= 20]
+    long = [len(b) for b in batches if min(lengths[i] for i in b) >= 100]
+    assert min(short) > 32 > max(long)
+    # a pool's batches are full but for the last one: adding the next text of its pool would pass the budget
+    assert sum(padded) / (len(batches) * 1000) > 0.8
+
+
+def test_token_batches_keep_texts_longer_than_the_budget_and_the_ranks_share():
+    lengths = [5, 500, 3, 700, 4, 6]
+    assert sorted(map(sorted, BucketBatchSampler(lengths, 4, batch_tokens=100))) == [[0, 2, 4, 5], [1], [3]]
+    ranks = [list(BucketBatchSampler(lengths, 4, batch_tokens=100, rank=r, world_size=2)) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 2  # a long text travels with another: each rank has a row
+    assert sorted(i for rank in ranks for b in rank for i in b) == list(range(6))
+
+
+def test_token_batches_are_deterministic_per_seed_and_epoch():
+    lengths = lengths_of_real_texts()
+    a, b = (BucketBatchSampler(lengths, 32, seed=3, batch_tokens=2048) for _ in range(2))
+    assert list(a) == list(b)
+    a.set_epoch(1)
+    assert list(a) != list(b)

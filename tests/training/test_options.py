@@ -277,3 +277,24 @@ def test_fp16_without_cuda_is_refused_before_any_data_is_read(tmp_path: Path) ->
     with pytest.raises(ConfigError, match='training.precision = "fp16" needs a CUDA device.*use "bf16" or "fp32"'):
         quiet(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- token batches
+
+
+def test_batch_tokens_sizes_the_training_batches_by_padded_tokens(sst2_600: Path, tmp_path: Path) -> None:
+    def run(batch_tokens: int) -> dict:
+        config = Config(data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
+                                        text_column="sentence"),
+                        tokenizer=TokenizerConfig(kind="word", vocab_size=2000),
+                        model=ModelConfig(embedding_dim=8, hidden_size=8, pretrained_vectors=""),
+                        training=TrainingConfig(epochs=1, batch_size=16, batch_tokens=batch_tokens, seed=0,
+                                                device="cpu", baselines=False))
+        with contextlib.redirect_stdout(io.StringIO()):
+            return train(config, tmp_path / f"run-{batch_tokens}", progress=False).metrics
+
+    by_rows, by_tokens = run(0), run(400)
+    assert by_rows["steps"] == 600 // 16 + 1  # 600 phrases, 16 a batch
+    # 600 phrases of 9 words on average: about 6,000 tokens, in batches of at most 400 padded tokens
+    assert 15 <= by_tokens["steps"] < 30
+    assert by_tokens["steps"] != by_rows["steps"]
