@@ -197,3 +197,24 @@ def test_char_cnn_gives_zeros_for_padded_words() -> None:
     torch.testing.assert_close(cnn(torch.tensor([[[2]]]))[0, 0], out[0, 1], atol=1e-6, rtol=0)
     out.sum().backward()
     assert torch.isfinite(cnn.conv.weight.grad).all()
+
+
+def test_char_cnn_runs_each_distinct_word_once_with_the_features_and_gradients_of_every_position(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    cnn = CharCNN(30, 8, 6)
+    words = torch.randint(1, 30, (5, 7))
+    words[:, 4:] = 0  # short words end in padding
+    chars = words[torch.randint(0, 5, (3, 6))]  # (3 sentences, 6 positions, 7 chars): words repeat
+    chars[2, 4:] = 0  # a short sentence: padded positions
+    out = cnn(chars)
+    out.square().sum().backward()
+    grads = [p.grad.clone() for p in cnn.parameters()]
+    cnn.zero_grad()
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)  # every position on its own, as exported
+    plain = cnn(chars)
+    plain.square().sum().backward()
+    assert torch.allclose(out, plain, atol=1e-6)
+    assert (plain[2, 4:] == 0).all()
+    for grad, param in zip(grads, cnn.parameters()):
+        assert torch.allclose(grad, param.grad, atol=1e-5)
