@@ -276,7 +276,7 @@ class _TaggerGraph(nn.Module):
         emissions = self.tagger(ids, lengths, chars, casing)  # (batch, seq_len, num_tags)
         if self.tagger.crf is None:
             return emissions, emissions.argmax(dim=-1)
-        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths[:, None]  # (batch, seq_len)
+        mask = torch.arange(emissions.size(1), device=ids.device)[None, :] < lengths[:, None]  # (batch, seq_len)
         return emissions, self.tagger.crf.paths(emissions, mask)
 
 
