@@ -161,18 +161,19 @@ class CRF(nn.Module):
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor | None = None) -> list[list[int]]:
         """Viterbi best tags: (batch, seq_len, num_tags), (batch, seq_len) -> batch lists of each one's length."""
         mask = self._validate(emissions, mask)
-        paths = self.paths(emissions, mask).tolist()
+        paths = viterbi(emissions, mask, *self._scores(float("-inf"))).tolist()
         return [row[:length] for row, length in zip(paths, mask.sum(dim=1).tolist())]
 
     def paths(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """`viterbi` under this CRF's scores, inputs unchecked (`decode` checks them): (batch, seq_len, num_tags),
-        (batch, seq_len) -> (batch, seq_len) int64, a padded step repeating its sequence's last tag.
+        """Viterbi best tags as one tensor: (batch, seq_len, num_tags), (batch, seq_len) -> (batch, seq_len) int64,
+        a padded step repeating its sequence's last tag.
 
-        Traced (ONNX export), it calls the TorchScript compilation of `viterbi`, whose loops become ONNX
-        Loops over the input's length: tracing the eager function would unroll it to the example's length.
+        Traced (ONNX export), it checks nothing and calls the TorchScript compilation of `viterbi`, whose loops
+        become ONNX Loops over the input's length: tracing the eager function would unroll it to the example's.
         """
-        decode = _scripted_viterbi() if torch.jit.is_tracing() else viterbi
-        return decode(emissions, mask, *self._scores(float("-inf")))
+        if torch.jit.is_tracing():
+            return _scripted_viterbi()(emissions, mask, *self._scores(float("-inf")))
+        return viterbi(emissions, self._validate(emissions, mask), *self._scores(float("-inf")))
 
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """P(tag at each step | the sentence), by forward-backward: (batch, seq_len, num_tags), 0 at padded steps.

@@ -300,6 +300,8 @@ def test_forward_rejects_bad_inputs(emissions, tags, mask, match):
 def test_decode_rejects_a_bad_mask():
     with pytest.raises(ValueError, match=r"expected mask\[:, 0\] all True"):
         CRF(4).decode(EMISSIONS, torch.tensor([[True] * 3, [False] * 3]))
+    with pytest.raises(ValueError, match=r"expected a right-padded mask"):
+        CRF(4).paths(EMISSIONS, torch.tensor([[True] * 3, [True, False, True]]))
 
 
 @pytest.mark.parametrize("num_tags", [0, -1, 2.0, True])
