@@ -3,9 +3,10 @@
 Both kinds of export are model directories that `load_model_dir`, the predictors, `nlp-lstm predict`
 and `nlp-lstm evaluate` read like the original:
 
-* onnx: model.onnx (dynamic batch and sequence axes; outputs the classifier's logits or the tagger's
-  emission scores) run by onnxruntime. A tagger's CRF stays outside the graph: crf.safetensors holds its
-  transition scores and Viterbi decoding runs after the graph, in PyTorch.
+* onnx: model.onnx (dynamic batch and sequence axes; outputs the classifier's logits, or the tagger's
+  emission scores and its tags) run by onnxruntime. A tagger's graph decodes: Viterbi with its CRF (CRF.paths,
+  compiled by TorchScript into ONNX Loops), else each token's best tag. crf.safetensors keeps the CRF's scores
+  too, for decoding other emission scores in PyTorch.
 * int8: the original weights, with config.json saying to quantize the LSTM and Linear layers to int8
   (PyTorch dynamic quantization) when loading. Quantizing on load keeps the directory safetensors + JSON.
 """
@@ -89,7 +90,7 @@ def _example_inputs(saved: SavedModel, lengths: list[int], seed: int) -> dict[st
 
 
 def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
-    """model.onnx (and a tagger's crf.safetensors) in `out`; returns what the export records in config.json."""
+    """model.onnx (and a CRF tagger's crf.safetensors) in `out`; returns what the export records in config.json."""
     model = saved.model
     task = get_task(saved.task)
     graph = task.export_graph(model).eval()
@@ -99,7 +100,7 @@ def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
                                        "chars": {0: "batch", 1: "sequence", 2: "word"},
                                        "casing": {0: "batch", 1: "sequence"}}
     axes = {name: axes[name] for name in names}
-    output, axes[output] = task.export_output
+    axes.update(task.export_outputs)
     # The TorchScript-based exporter: torch.export's exporter (dynamo=True) fixes the batch size that the
     # LSTM's initial states are built with, and onnxruntime then rejects other batch sizes.
     options = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -107,8 +108,9 @@ def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(graph, tuple(example.values()), str(tmp), input_names=names, output_names=[output],
-                              dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, **options)
+            torch.onnx.export(graph, tuple(example.values()), str(tmp), input_names=names,
+                              output_names=list(task.export_outputs), dynamic_axes=axes, opset_version=OPSET,
+                              do_constant_folding=True, **options)
     except ImportError as err:
         raise ExportError(f"exporting to ONNX needs the onnx package ({err}); pip install 'nlp-lstm[onnx]'") from None
     tmp.replace(out / "model.onnx")
@@ -121,14 +123,15 @@ def _write_onnx(saved: SavedModel, out: Path) -> dict[str, Any]:
 
 def _check_onnx(saved: SavedModel, out: Path) -> float:
     """The largest difference between the PyTorch model's and model.onnx's outputs on a batch of another
-    shape than the one exported with; an ExportError when it exceeds TOLERANCE."""
+    shape than the one exported with; an ExportError when it exceeds TOLERANCE or when the graph's tags differ."""
     from .models.onnx_runtime import OnnxModel
 
     session = OnnxModel(out / "model.onnx", saved.task)
     inputs = _example_inputs(saved, [9, 1, 5, 9, 2], seed=1)
     with torch.no_grad():
         expected = saved.model(**inputs)
-    got = session(**inputs)
+    outputs = session.outputs(**inputs)
+    got = outputs[session.output_names[0]]
     ids, lengths = inputs["ids"], inputs["lengths"]
     real = (torch.arange(ids.size(1))[None, :] < lengths[:, None]) if got.dim() == 3 else None
     diff = (got - expected).abs()
@@ -136,7 +139,19 @@ def _check_onnx(saved: SavedModel, out: Path) -> float:
     if not difference <= TOLERANCE:
         raise ExportError(f"{out / 'model.onnx'}: onnxruntime's outputs differ from PyTorch's by {difference:.2e} "
                           f"(more than {TOLERANCE:g}) on a check batch; the export is not usable")
+    if "tags" in outputs:
+        _check_tags(saved, out, got, outputs["tags"], real)
     return difference
+
+
+def _check_tags(saved: SavedModel, out: Path, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> None:
+    """An ExportError unless the graph's tags are exactly the PyTorch model's decoding of the graph's own emission
+    scores (decoding PyTorch's, which differ in the last bits, could rightly flip a near tie)."""
+    expected = saved.model.decode(emissions, mask)
+    for i, (row, want) in enumerate(zip(tags.tolist(), expected)):
+        if row[:len(want)] != want:
+            raise ExportError(f"{out / 'model.onnx'}: the graph's tags differ from PyTorch's decoding in sentence {i} "
+                              f"of the check batch ({row[:len(want)]} vs {want}); the export is not usable")
 
 
 def load_check_data(model_dir: str | Path, data: str) -> Any:

@@ -33,7 +33,7 @@ from .text.vocab import Vocab
 FORMAT_VERSION = 2  # 2: config.json's model section is the ModelConfig, sizes beside it; 1: constructor arguments
 FILES = ("config.json", "tokenizer.json", "labels.json", "model.safetensors")
 FORMATS = ("pytorch", "int8", "onnx")
-CRF_FILE = "crf.safetensors"  # an ONNX tagger's CRF transition scores
+CRF_FILE = "crf.safetensors"  # an ONNX tagger's CRF scores, for emissions its graph did not decode
 HUB_PREFIX = "hf://"
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 
@@ -295,7 +295,8 @@ def _load_weights(module: torch.nn.Module, weights: Path) -> None:
 
 
 def _load_onnx(path: Path, task: str, spec: ModelConfig, sizes: ModelSizes) -> OnnxModel:
-    """model.onnx on onnxruntime; a tagger's CRF (crf.safetensors) decodes its emission scores."""
+    """model.onnx on onnxruntime, with a CRF tagger's CRF (crf.safetensors) for emission scores that the graph's
+    own tags do not cover (all of them for a graph without a `tags` output)."""
     crf = None
     if task == "tagging" and spec.crf:
         if not (path / CRF_FILE).is_file():

@@ -87,3 +87,22 @@ def test_bench_serve_drives_a_real_server_and_prints_each_level(classifier_run) 
         assert re.search(rf"^ +{clients} +[\d,]+ +[\d.]+x +[\d.]+ +[\d.]+ +0 +[\d.]+$", out, re.M), out
     assert re.search(r"^server peak RSS: [\d,]+ MB$", out, re.M)
     assert out.splitlines()[-1] == "server stopped by SIGTERM: exit status 0"
+
+
+def test_bench_tagger_inference_times_pytorch_and_onnx_and_counts_differing_tags(tagger_dir, tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    from conftest import sentence_blocks, write_conll
+
+    data = write_conll(tmp_path / "dev.txt", sentence_blocks(SHARED_DATA / "conll2003" / "eng.testa")[:120])
+    done = script("scripts/bench_tagger_inference.py", "--model-dir", str(tagger_dir), "--data", f"conll:{data}",
+                  "--batch-size", "32", "--repeats", "1", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^120 sentences \([\d,]+ tokens\) of conll:.*; batch 32, best of 1; decoding: Viterbi \(CRF\); "
+                     r"torch .*, 1 threads; model ", out, re.M), out
+    for name in ("PyTorch", "ONNX"):
+        assert re.search(rf"^{name} +[\d,]+ +[\d,]+ +[\d.]+$", out, re.M), out
+    assert re.search(r"^ONNX vs PyTorch: [\d.]+x the tokens/s$", out, re.M), out
+    assert re.search(r"^sentences whose tags differ between PyTorch and ONNX: 0 of 120$", out, re.M), out
+    assert re.search(r"^Viterbi alone on the same \d+ batches' emission scores: PyTorch \(CRF.decode\) [\d.]+ s, "
+                     r"ONNX \(its Loops\) [\d.]+ s$", out, re.M), out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -60,6 +62,39 @@ def scheme_constraints(tag_names: Sequence[str], scheme: str = "BIO") -> Constra
         transitions_allowed=torch.tensor([[_may_follow(prev, tag, scheme) for tag in tags] for prev in tags]),
         end_allowed=torch.tensor([_may_follow(tag, None, scheme) for tag in tags]),
     )
+
+
+def viterbi(emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor,
+            end: torch.Tensor) -> torch.Tensor:
+    """The best tag sequence of each sentence: (batch, seq_len, num_tags) emissions, (batch, seq_len) right-padded
+    mask, start (num_tags,), transitions (num_tags, num_tags) [from, to] and end (num_tags,) scores ->
+    (batch, seq_len) int64 tags; a padded step repeats its sequence's last tag.
+
+    Eager PyTorch and TorchScript alike (CRF.paths compiles it for ONNX export), so it keeps to the ops and
+    types both support, and loops only over time steps.
+    """
+    keep = torch.arange(emissions.size(2), device=emissions.device)  # the backpointer of a padded step
+    score = start + emissions[:, 0]  # (batch, num_tags): best score of a path ending in each tag
+    backpointers: list[torch.Tensor] = []
+    for t in range(1, emissions.size(1)):
+        best, previous = (score[:, :, None] + transitions).max(dim=1)  # (batch, num_tags): over `from`
+        real = mask[:, t, None]
+        score = torch.where(real, best + emissions[:, t], score)
+        backpointers.append(torch.where(real, previous, keep))  # (batch, num_tags)
+    tag = (score + end).argmax(dim=1)  # (batch,)
+    path = [tag]  # last step first
+    for t in range(len(backpointers) - 1, -1, -1):
+        tag = backpointers[t].gather(1, tag[:, None]).squeeze(1)  # (batch,)
+        path.append(tag)
+    return torch.stack(path, dim=1).flip(1)  # not path.reverse(): its ONNX export gave wrong paths
+
+
+@functools.cache
+def _scripted_viterbi() -> torch.jit.ScriptFunction:
+    """`viterbi` compiled by TorchScript, for the TorchScript-based ONNX exporter."""
+    with warnings.catch_warnings():  # torch.jit.script is deprecated, as is the exporter that needs it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(viterbi)
 
 
 class CRF(nn.Module):
@@ -126,21 +161,19 @@ class CRF(nn.Module):
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor | None = None) -> list[list[int]]:
         """Viterbi best tags: (batch, seq_len, num_tags), (batch, seq_len) -> batch lists of each one's length."""
         mask = self._validate(emissions, mask)
-        start, transitions, end = self._scores(float("-inf"))
-        keep = torch.arange(self.num_tags, device=emissions.device)  # the backpointer of a padded step
-        score = start + emissions[:, 0]  # (batch, num_tags): best score of a path ending in each tag
-        backpointers = []
-        for t in range(1, emissions.size(1)):
-            best, previous = (score[:, :, None] + transitions).max(dim=1)  # (batch, num_tags): over `from`
-            score = torch.where(mask[:, t, None], best + emissions[:, t], score)
-            backpointers.append(torch.where(mask[:, t, None], previous, keep))  # (batch, num_tags)
-        tag = (score + end).argmax(dim=1)  # (batch,)
-        path = [tag]
-        for previous in reversed(backpointers):
-            tag = previous.gather(1, tag[:, None]).squeeze(1)  # (batch,)
-            path.append(tag)
-        paths = torch.stack(path[::-1], dim=1).tolist()  # (batch, seq_len); padded steps repeat the last tag
+        paths = viterbi(emissions, mask, *self._scores(float("-inf"))).tolist()
         return [row[:length] for row, length in zip(paths, mask.sum(dim=1).tolist())]
+
+    def paths(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Viterbi best tags as one tensor: (batch, seq_len, num_tags), (batch, seq_len) -> (batch, seq_len) int64,
+        a padded step repeating its sequence's last tag.
+
+        Traced (ONNX export), it checks nothing and calls the TorchScript compilation of `viterbi`, whose loops
+        become ONNX Loops over the input's length: tracing the eager function would unroll it to the example's.
+        """
+        if torch.jit.is_tracing():
+            return _scripted_viterbi()(emissions, mask, *self._scores(float("-inf")))
+        return viterbi(emissions, self._validate(emissions, mask), *self._scores(float("-inf")))
 
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """P(tag at each step | the sentence), by forward-backward: (batch, seq_len, num_tags), 0 at padded steps.

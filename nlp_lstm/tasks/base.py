@@ -47,7 +47,7 @@ class Task:
     """The interface every task implements; see the module docstring."""
 
     name: ClassVar[str]
-    export_output: ClassVar[tuple[str, dict[int, str]]]  # the ONNX graph's output name and its dynamic axes
+    export_outputs: ClassVar[dict[str, dict[int, str]]]  # the ONNX graph's outputs in order: name -> dynamic axes
     summary_metrics: tuple[str, ...]
 
     # ---- what the trainer calls per batch

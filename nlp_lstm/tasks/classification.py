@@ -62,7 +62,7 @@ class ClassificationTask(Task):
     """One label per text: cross-entropy on the logits, scikit-learn metrics."""
 
     name = "classification"
-    export_output = ("logits", {0: "batch"})
+    export_outputs = {"logits": {0: "batch"}}
     summary_metrics = ("accuracy", "macro_f1")
 
     def __init__(self, label_names: Sequence[str], pad_id: int = 0, max_length: int | None = None,

@@ -65,7 +65,7 @@ class TaggingTask(Task):
     """One tag per word: CRF or token cross-entropy loss; token accuracy, per-tag and entity metrics."""
 
     name = "tagging"
-    export_output = ("emissions", {0: "batch", 1: "sequence"})
+    export_outputs = {"emissions": {0: "batch", 1: "sequence"}, "tags": {0: "batch", 1: "sequence"}}
 
     def __init__(self, tag_names: Sequence[str], data_scheme: str | None, model_scheme: str | None,
                  pad_id: int = 0, class_weights: Sequence[float] | None = None,
@@ -238,7 +238,8 @@ class TaggingTask(Task):
 
     @classmethod
     def export_graph(cls, model: nn.Module) -> nn.Module:
-        """The tagger's forward with exactly the inputs it uses (an ONNX graph takes no None inputs)."""
+        """The tagger's forward with exactly the inputs it uses (an ONNX graph takes no None inputs), and its
+        decoding: -> emissions, tags."""
         return _TaggerGraph(model)
 
     @classmethod
@@ -259,16 +260,24 @@ class TaggingTask(Task):
 
 
 class _TaggerGraph(nn.Module):
-    """The tagger's forward with exactly the inputs it uses, since the ONNX graph takes no None inputs."""
+    """The tagger's forward with exactly the inputs it uses, since the ONNX graph takes no None inputs, then its
+    decoding in the graph, so that onnxruntime alone gives tags: (batch, seq_len, num_tags) emission scores and
+    (batch, seq_len) int64 tags, Viterbi with a CRF (CRF.paths: a padded step repeats its sentence's last tag),
+    else each token's best tag."""
 
     def __init__(self, tagger: nn.Module) -> None:
         super().__init__()
         self.tagger = tagger
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor, *features: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor, *features: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         chars = features[0] if self.tagger.char_cnn is not None else None
         casing = features[-1] if self.tagger.casing is not None else None
-        return self.tagger(ids, lengths, chars, casing)
+        emissions = self.tagger(ids, lengths, chars, casing)  # (batch, seq_len, num_tags)
+        if self.tagger.crf is None:
+            return emissions, emissions.argmax(dim=-1)
+        mask = torch.arange(emissions.size(1), device=ids.device)[None, :] < lengths[:, None]  # (batch, seq_len)
+        return emissions, self.tagger.crf.paths(emissions, mask)
 
 
 def _tag_set(train_set: TaggedDataset, config: Config) -> TagSet:

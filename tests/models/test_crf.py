@@ -106,6 +106,31 @@ def test_decode_without_mask_returns_full_length_paths():
     assert [len(path) for path in crf.decode(torch.randn(2, 5, 3, dtype=torch.float64))] == [5, 5]
 
 
+def test_paths_pad_with_each_sequence_s_last_tag():
+    crf = make_crf(4, seed=1)
+    emissions, mask = random_batch(4, [5, 2, 1], seed=1)
+    paths = crf.paths(emissions, mask)
+    assert paths.dtype == torch.int64 and paths.shape == (3, 5)
+    for row, path in zip(paths.tolist(), crf.decode(emissions, mask)):
+        assert row == path + [path[-1]] * (5 - len(path))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.trace, as the ONNX exporter uses it
+@pytest.mark.parametrize("tag_names, scheme", [(BIO_TAGS, "BIO"), (BIOES_TAGS, "BIOES")])
+def test_traced_paths_decode_any_length_as_decode_does(tag_names, scheme):
+    """Tracing (what the ONNX export does) keeps Viterbi's loops: a trace made at length 4 decodes other lengths."""
+    crf = make_crf(len(tag_names), scheme_constraints(tag_names, scheme), seed=2).float()
+    example = random_batch(len(tag_names), [4, 2], seed=0)
+    with torch.no_grad():
+        traced = torch.jit.trace_module(crf, {"paths": (example[0].float(), example[1])}, check_trace=False).paths
+    for seed, lengths in enumerate([[7, 3, 1, 7], [1], [2, 1], [30, 29, 12]]):
+        emissions, mask = random_batch(len(tag_names), lengths, seed)
+        emissions = emissions.float()
+        got = traced(emissions, mask)
+        assert got.shape == mask.shape
+        assert [row[:n] for row, n in zip(got.tolist(), lengths)] == crf.decode(emissions, mask)
+
+
 def test_likelihood_and_decode_of_an_empty_batch():
     crf = CRF(3)
     emissions = torch.zeros(0, 2, 3)
@@ -275,6 +300,8 @@ def test_forward_rejects_bad_inputs(emissions, tags, mask, match):
 def test_decode_rejects_a_bad_mask():
     with pytest.raises(ValueError, match=r"expected mask\[:, 0\] all True"):
         CRF(4).decode(EMISSIONS, torch.tensor([[True] * 3, [False] * 3]))
+    with pytest.raises(ValueError, match=r"expected a right-padded mask"):
+        CRF(4).paths(EMISSIONS, torch.tensor([[True] * 3, [True, False, True]]))
 
 
 @pytest.mark.parametrize("num_tags", [0, -1, 2.0, True])
