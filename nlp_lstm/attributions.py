@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -112,7 +113,9 @@ def integrated_gradients(target: Callable[..., torch.Tensor], model: nn.Module, 
     from captum.attr import LayerIntegratedGradients
 
     layers = embedding_layers(model)
-    ig = LayerIntegratedGradients(functools.partial(target, model), layers if len(layers) > 1 else layers[0])
+    with warnings.catch_warnings():  # captum warns that several layers must not feed each other: members do not
+        warnings.simplefilter("ignore", UserWarning)
+        ig = LayerIntegratedGradients(functools.partial(target, model), layers if len(layers) > 1 else layers[0])
     with _backward_ready(ids.device):
         attributions, delta = ig.attribute(ids, baselines=torch.full_like(ids, pad_id), additional_forward_args=extra,
                                            n_steps=steps, internal_batch_size=steps, return_convergence_delta=True)

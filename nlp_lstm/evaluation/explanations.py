@@ -116,7 +116,7 @@ def write_explanations(path: str | Path, explanations: Sequence[Explanation], ti
     if kind == "html":
         text = explanations_page(title, explanations)
     elif kind == "json":
-        text = json.dumps([explanation_row(e) for e in explanations], ensure_ascii=False, indent=1) + "\n"
+        text = "[\n" + ",\n".join(json.dumps(explanation_row(e), ensure_ascii=False) for e in explanations) + "\n]\n"
     else:
         text = "".join(json.dumps(explanation_row(e), ensure_ascii=False) + "\n" for e in explanations)
     atomic_write_text(path, text)
