@@ -16,7 +16,7 @@ from conftest import assert_error, run_cli
 from nlp_lstm import ConfigError, DataError, Predictor, TextClassifier
 from nlp_lstm.data.batching import collate_tagged
 from nlp_lstm.estimators import SequenceTagger
-from nlp_lstm.evaluation.explanations import explanation_row, highlighted
+from nlp_lstm.evaluation.explanations import explanation_row, highlighted, tagging_why_section
 from nlp_lstm.model_dir import load_model_dir, save_model_dir
 from nlp_lstm.models.ensemble import ensemble
 from nlp_lstm.predictor import TagPredictor, predict_proba_ids, predict_tag_ids
@@ -229,3 +229,21 @@ def test_the_report_has_a_why_section(classifier_run: Path) -> None:
     assert re.search(r"\w\(\+\d\.\d{3}\) ", why) and "completeness delta" in why
     page = (classifier_run / "report.html").read_text(encoding="utf-8")
     assert page.count('<p class="explained">') == why.count(" (gold ")
+
+
+def test_the_tagger_report_explains_right_and_wrong_entities(tagger_dir: Path) -> None:
+    report = (tagger_dir.parent / "report.md").read_text(encoding="utf-8")
+    why = report[report.index("## Why: token attributions"):report.index("## Inside the LSTM")]
+    assert re.search(r"^(Correct|Mistake) \(gold [^)]*\): .+ \(tokens \d+-\d+\): [A-Z]+; predicted ", why, re.M), why
+    assert "emission score" in why
+
+
+def test_without_entity_tags_the_why_section_explains_the_first_wrong_tag(tagger_dir: Path) -> None:
+    sentences = [SENTENCE, SENTENCE[:5], ["Peter", "Blackburn", "visited", "Brussels"]]
+    gold = [["O"] * len(s) for s in sentences]
+    predicted = [list(g) for g in gold]
+    predicted[1][3] = "NN"  # sentence 2: token 3 is wrong
+    blocks = tagging_why_section(tagger_dir, sentences, gold, predicted, None, count=2)
+    lines = [block[1] for block in blocks if block[0] == "p"][1:]
+    assert [line.split(":")[0] for line in lines] == ["Correct (gold O)", "Correct (gold O)", "Mistake (gold O)"]
+    assert "(tokens 0-0)" in lines[0] and "(tokens 3-3)" in lines[2] and lines[2].split(": ")[1].startswith("call ")

@@ -147,3 +147,47 @@ def why_section(model_dir: Path, predictions: list[dict[str, Any]], count: int =
     if not explanations:
         blocks.append(("p", f"No text of 3 to {WHY_MAX_TOKENS} tokens to explain."))
     return blocks
+
+
+def tagging_why_section(model_dir: Path, sentences: list[list[str]], gold: list[list[str]],
+                        predicted: list[list[str]], scheme: str | None, count: int = WHY_EXAMPLES) -> list[Block]:
+    """The tagger report's "Why" blocks: the first `count` sentences of 3 to WHY_MAX_TOKENS tokens whose first
+    predicted entity is right and the first `count` whose first predicted entity is wrong, each explained for that
+    entity; without entity tags, the first tag of sentences tagged all right and the first wrong tag of others."""
+    from ..data.tag_schemes import spans
+    from ..predictor import TagPredictor
+
+    try:
+        predictor = TagPredictor.load(model_dir, "cpu")
+    except Exception as err:  # a missing or unreadable model: the report goes on without this section
+        return [("p", f"No attributions: the model in {model_dir} could not be loaded ({type(err).__name__}: {err}).")]
+    chosen: dict[bool, list[tuple[int, int | None, tuple[int, int]]]] = {True: [], False: []}
+    for k, (tokens, g, p) in enumerate(zip(sentences, gold, predicted)):
+        if not 3 <= len(tokens) <= WHY_MAX_TOKENS:
+            continue
+        if scheme:
+            found = spans(p, scheme)
+            if not found:
+                continue
+            right, token, focus = found[0] in spans(g, scheme), None, found[0][1:]
+        else:
+            wrong = [j for j, (a, b) in enumerate(zip(g, p)) if a != b]
+            right, token = not wrong, wrong[0] if wrong else 0
+            focus = (token, token + 1)
+        if len(chosen[right]) < count:
+            chosen[right].append((k, token, focus))
+        if len(chosen[True]) == len(chosen[False]) == count:
+            break
+    blocks: list[Block] = [("p", f"Which words made the model tag what it tagged (docs/explain.md): the first {count} "
+                                 f"sentences of 3 to {WHY_MAX_TOKENS} tokens whose first predicted "
+                                 f"{'entity' if scheme else 'tag'} is right, and the first {count} where it is wrong, "
+                                 f"each explained for that prediction's emission scores (the outlined tokens). "
+                                 f"{LEGEND}")]
+    for right in (True, False):
+        for k, token, (start, end) in chosen[right]:
+            explanation = predictor.explain([sentences[k]], token=token, entity=None if token is not None else 0)[0]
+            blocks += explanation_blocks(explanation, f"{'Correct' if right else 'Mistake'} (gold "
+                                                      f"{' '.join(gold[k][start:end])})")
+    if len(blocks) == 1:
+        blocks.append(("p", f"No sentence of 3 to {WHY_MAX_TOKENS} tokens to explain."))
+    return blocks
