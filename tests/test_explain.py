@@ -171,6 +171,7 @@ def test_the_estimators_explain_through_the_predictors(classifier_dir: Path, tag
     got = TextClassifier.load(classifier_dir, "cpu").explain(TEXTS[:2], method="occlusion")
     expected = Predictor.load(classifier_dir, "cpu").explain(TEXTS[:2], method="occlusion")
     assert [e.scores for e in got] == [e.scores for e in expected]
+    assert TextClassifier.load(classifier_dir, "cpu").explain(TEXTS[:1], label=1)[0].label == "1"  # a class as fit
     e = SequenceTagger.load(tagger_dir, "cpu").explain([SENTENCE], token=0)[0]
     assert e.focus == (0, 1) and e.tokens == SENTENCE
     with pytest.raises(ValueError, match=r"X\[0\] must be a list of strings"):
