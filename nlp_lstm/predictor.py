@@ -144,17 +144,17 @@ class Predictor:
                                       saved.tokenizer.pad_id)
                 return p[np.arange(len(variants)), [targets[r] for r in rows]]
 
-            results = [(scores, None) for scores in occlusion(score, ids, saved.tokenizer.unk_id)]
+            results = [(scores, None, None) for scores in occlusion(score, ids, saved.tokenizer.unk_id)]
             target = "probability"
         explanations = []
-        for i, (text, (_, offsets), (scores, delta)) in enumerate(zip(texts, encoded, results)):
+        for i, (text, (_, offsets), (scores, delta, used)) in enumerate(zip(texts, encoded, results)):
             spans = offsets[: len(ids[i])]
             tokens = [text[start:end] or saved.tokenizer.tokenizer.id_to_token(token)
                       for (start, end), token in zip(spans, ids[i])]
             best = int(probabilities[i].argmax())
             explanations.append(Explanation(text, tokens, [float(v) for v in scores], self.labels[targets[i]],
                                             self.labels[best], float(probabilities[i, targets[i]]), method, target,
-                                            delta, spans))
+                                            delta, used, spans))
         return explanations
 
 
@@ -331,12 +331,12 @@ class TagPredictor:
                     saved.tokenizer.pad_id)
                 return np.array([e[list(explained[r]), list(chosen[r])].sum() for e, r in zip(emissions, rows)])
 
-            results = [(scores, None) for scores in occlusion(score, ids, saved.tokenizer.unk_id)]
+            results = [(scores, None, None) for scores in occlusion(score, ids, saved.tokenizer.unk_id)]
         joiner = "" if self.input == "characters" else " "
         return [Explanation(joiner.join(sentence), sentence, [float(v) for v in scores], shown,
-                            " ".join(tags[start:end]), None, method, "emission score", delta, None, (start, end),
-                            joiner)
-                for sentence, tags, (start, end, shown), (scores, delta) in zip(tokens, names, focus, results)]
+                            " ".join(tags[start:end]), None, method, "emission score", delta, used, None,
+                            (start, end), joiner)
+                for sentence, tags, (start, end, shown), (scores, delta, used) in zip(tokens, names, focus, results)]
 
     def _focus(self, number: int, sentence: list[str], tags: list[str], token: int | None, entity: int | None
                ) -> tuple[int, int, str]:

@@ -44,7 +44,8 @@ def summary(explanation: Explanation) -> str:
     if e.focus is not None:
         start, end = e.focus
         what = f"{e.joiner.join(e.tokens[start:end])} (tokens {start}-{end - 1}): {what}"
-    how = f"{e.method} on the {e.target}" + ("" if e.delta is None else f", completeness delta {e.delta:+.2e}")
+    how = f"{e.method} on the {e.target}" + ("" if e.delta is None else
+                                              f", {e.steps} steps, completeness delta {e.delta:+.2e}")
     return f"{what}; predicted {e.predicted}; {how}"
 
 
@@ -57,7 +58,8 @@ def explanation_row(explanation: Explanation) -> dict[str, Any]:
     """An explanation as a JSON-ready dict (an item of --output explain.json, a line of explain.jsonl)."""
     e = explanation
     row: dict[str, Any] = {"text": e.text, "label": e.label, "predicted": e.predicted, "probability": e.probability,
-                           "method": e.method, "target": e.target, "delta": e.delta, "tokens": e.tokens,
+                           "method": e.method, "target": e.target, "delta": e.delta, "steps": e.steps,
+                           "tokens": e.tokens,
                            "scores": [round(s, 6) for s in e.scores]}
     if e.spans is not None:
         row["spans"] = [list(span) for span in e.spans]
