@@ -167,8 +167,9 @@ def cmd_explain(args: argparse.Namespace) -> None:
     if args.output is not None:
         check_output(args.output)
     texts = _input_texts(args, "explain")
+    steps = {} if args.steps is None else {"steps": _count("--steps", args.steps)}
     explanations = explain(args.model_dir, texts, args.device or "auto", label=args.label, method=args.method,
-                           steps=_count("--steps", args.steps), token=args.token, entity=args.entity)
+                           token=args.token, entity=args.entity, **steps)
     if args.output is not None:
         write_explanations(args.output, explanations, f"Token attributions: {args.model_dir}")
         print(f"{len(explanations)} explanations written to {args.output}")
@@ -285,8 +286,7 @@ def _add_predict(sub: Any) -> None:
 
 
 def _add_explain(sub: Any) -> None:
-    from .attributions import DEFAULT_STEPS, METHODS
-
+    # no choices or defaults from nlp_lstm.attributions here: it loads torch, and `nlp-lstm --help` must not
     p = sub.add_parser("explain", help="which tokens made a saved model say what it did: a signed score per token "
                                        "(Integrated Gradients, or occlusion)")
     p.add_argument("model_dir", help="a model directory (a classifier, tagger, ensemble, ONNX or int8 export), or a "
@@ -296,11 +296,11 @@ def _add_explain(sub: Any) -> None:
     p.add_argument("--text-column", "--text-field", dest="text_column",
                    help="the column (or jsonl field) holding the texts (default: the one the model was trained with)")
     p.add_argument("--label", help="the label to explain (default: the predicted one); a tagger: the tag at --token")
-    p.add_argument("--method", choices=METHODS,
-                   help="ig: Integrated Gradients on the word embeddings (default where the model has gradients); "
-                        "occlusion: each token replaced by <unk> in turn (the default for int8 and ONNX models)")
-    p.add_argument("--steps", default=str(DEFAULT_STEPS), metavar="N",
-                   help=f"Integrated Gradients steps (default: {DEFAULT_STEPS})")
+    p.add_argument("--method", help="ig: Integrated Gradients on the word embeddings (the default where the model has "
+                                    "gradients); occlusion: each token replaced by <unk> in turn (the default for "
+                                    "int8 and ONNX models)")
+    p.add_argument("--steps", metavar="N", help="Integrated Gradients steps to start with (more are taken where the "
+                                                "scores miss completeness; docs/explain.md)")
     p.add_argument("--token", type=int, metavar="I", help="a tagger: explain the tag of token I (from 0)")
     p.add_argument("--entity", type=int, metavar="I",
                    help="a tagger: explain predicted entity I (from 0; default: the first entity, else token 0)")

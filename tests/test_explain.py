@@ -13,7 +13,8 @@ import pytest
 import torch
 from conftest import assert_error, run_cli
 
-from nlp_lstm import ConfigError, DataError, Predictor, TextClassifier
+from nlp_lstm import ConfigError, DataError, Predictor, TextClassifier, attributions
+from nlp_lstm.attributions import class_score, integrated_gradients
 from nlp_lstm.data.batching import collate_tagged
 from nlp_lstm.estimators import SequenceTagger
 from nlp_lstm.evaluation.explanations import explanation_row, highlighted, tagging_why_section
@@ -57,6 +58,25 @@ def test_ig_scores_add_up_to_the_logit_difference_from_the_padding_baseline(clas
     assert explanations[0].tokens[:3] == ["a", "gorgeous", ","] and explanations[-1].tokens == ["好", "看"]
     probabilities = predictor.predict_proba(TEXTS)
     assert [e.predicted for e in explanations] == [predictor.labels[k] for k in probabilities.argmax(1)]
+
+
+def test_ig_takes_more_steps_until_completeness_holds(classifier_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = load_model_dir(classifier_dir).model
+    ids = torch.tensor([load_model_dir(classifier_dir).tokenizer.encode(TEXTS[1])])
+    extra = (torch.tensor([ids.size(1)]), 1)
+
+    def sharp(model: torch.nn.Module, ids: torch.Tensor, lengths: torch.Tensor, label: int) -> torch.Tensor:
+        return torch.exp(20 * class_score(model, ids, lengths, label))  # far from linear along the path
+
+    with torch.no_grad():
+        difference = float(sharp(model, ids, *extra) - sharp(model, torch.zeros_like(ids), *extra))
+    monkeypatch.setattr(attributions, "MAX_STEPS", 1)
+    scores, delta, steps = integrated_gradients(sharp, model, ids, extra, 0, 1)
+    assert steps == 1 and abs(delta) > tolerance(difference)  # one step is not enough here
+    monkeypatch.undo()
+    scores, delta, steps = integrated_gradients(sharp, model, ids, extra, 0, 1)
+    assert steps in (4, 16, 64, 256) and abs(scores.sum() - difference) <= tolerance(difference)
+    assert delta == pytest.approx(scores.sum() - difference, abs=1e-4)
 
 
 def test_a_chosen_label_is_explained_and_its_scores_change_sign(classifier_dir: Path) -> None:
