@@ -152,9 +152,10 @@ class Predictor:
             tokens = [text[start:end] or saved.tokenizer.tokenizer.id_to_token(token)
                       for (start, end), token in zip(spans, ids[i])]
             best = int(probabilities[i].argmax())
-            explanations.append(Explanation(text, tokens, [float(v) for v in scores], self.labels[targets[i]],
-                                            self.labels[best], float(probabilities[i, targets[i]]), method, target,
-                                            delta, used, spans))
+            explanations.append(Explanation(
+                text, tokens, [float(v) for v in scores], label=self.labels[targets[i]], predicted=self.labels[best],
+                probability=float(probabilities[i, targets[i]]), method=method, target=target, delta=delta, steps=used,
+                spans=spans))
         return explanations
 
 
@@ -333,9 +334,9 @@ class TagPredictor:
 
             results = [(scores, None, None) for scores in occlusion(score, ids, saved.tokenizer.unk_id)]
         joiner = "" if self.input == "characters" else " "
-        return [Explanation(joiner.join(sentence), sentence, [float(v) for v in scores], shown,
-                            " ".join(tags[start:end]), None, method, "emission score", delta, used, None,
-                            (start, end), joiner)
+        return [Explanation(joiner.join(sentence), sentence, [float(v) for v in scores], label=shown,
+                            predicted=" ".join(tags[start:end]), probability=None, method=method,
+                            target="emission score", delta=delta, steps=used, focus=(start, end), joiner=joiner)
                 for sentence, tags, (start, end, shown), (scores, delta, used) in zip(tokens, names, focus, results)]
 
     def _focus(self, number: int, sentence: list[str], tags: list[str], token: int | None, entity: int | None
