@@ -1,4 +1,4 @@
-"""`nlp-lstm`: train, evaluate, predict, export, gates and report from the command line."""
+"""`nlp-lstm`: train, evaluate, predict, explain, export, gates and report from the command line."""
 
 from __future__ import annotations
 
@@ -122,19 +122,27 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     evaluate(args.model_dir, args.data, args.output, args.text_column, args.label_column, args.device or "auto")
 
 
-def cmd_predict(args: argparse.Namespace) -> None:
-    from .predictor import prediction_row
-    from .runs import predict, prediction_inputs
+def _input_texts(args: argparse.Namespace, what: str) -> list[Any]:
+    """The texts given as arguments, then those of --input."""
+    from .runs import prediction_inputs
 
     texts = list(args.texts)
     if args.input is not None:
         read, note = prediction_inputs(args.model_dir, args.input, args.text_column)
         if not read:
-            raise DataError(f"{args.input}: no texts to predict (the file is empty)")
+            raise DataError(f"{args.input}: no texts to {what} (the file is empty)")
         print(note, file=sys.stderr)
         texts += read
     if not texts:
-        raise DataError("nothing to predict: give texts as arguments or --input FILE")
+        raise DataError(f"nothing to {what}: give texts as arguments or --input FILE")
+    return texts
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .predictor import prediction_row
+    from .runs import predict
+
+    texts = _input_texts(args, "predict")
     top_k = _count("--top-k", args.top_k)
     threshold = _probability("--threshold", args.threshold)
     batch_size = None if args.batch_size is None else _count("--batch-size", args.batch_size)
@@ -157,6 +165,24 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(" ".join(f"{token}/{tag}" for token, tag in zip(r["tokens"], r["tags"])))
         if r["entities"]:
             print("  entities: " + "  ".join(f"{e['type']}[{e['text']}]" for e in r["entities"]))
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from .evaluation.explanations import check_output, terminal_lines, write_explanations
+    from .runs import explain
+
+    if args.output is not None:
+        check_output(args.output)
+    texts = _input_texts(args, "explain")
+    steps = {} if args.steps is None else {"steps": _count("--steps", args.steps)}
+    explanations = explain(args.model_dir, texts, args.device or "auto", label=args.label, method=args.method,
+                           token=args.token, entity=args.entity, **steps)
+    if args.output is not None:
+        write_explanations(args.output, explanations, f"Token attributions: {args.model_dir}")
+        print(f"{len(explanations)} explanations written to {args.output}")
+        return
+    for explanation in explanations:
+        print("\n".join(terminal_lines(explanation)))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -287,6 +313,31 @@ def _add_predict(sub: Any) -> None:
     p.set_defaults(func=cmd_predict, imports=("nlp_lstm.runs",))
 
 
+def _add_explain(sub: Any) -> None:
+    # no choices or defaults from nlp_lstm.attributions here: it loads torch, and `nlp-lstm --help` must not
+    p = sub.add_parser("explain", help="which tokens made a saved model say what it did: a signed score per token "
+                                       "(Integrated Gradients, or occlusion)")
+    p.add_argument("model_dir", help="a model directory (a classifier, tagger, ensemble, ONNX or int8 export), or a "
+                                     "hub model: hf://OWNER/NAME")
+    p.add_argument("texts", nargs="*", help="texts (a tagger: sentences) to explain")
+    p.add_argument("--input", help="a file or spec of texts, as for predict")
+    p.add_argument("--text-column", "--text-field", dest="text_column",
+                   help="the column (or jsonl field) holding the texts (default: the one the model was trained with)")
+    p.add_argument("--label", help="the label to explain (default: the predicted one); a tagger: the tag at --token")
+    p.add_argument("--method", help="ig: Integrated Gradients on the word embeddings (the default where the model has "
+                                    "gradients); occlusion: each token replaced by <unk> in turn (the default for "
+                                    "int8 and ONNX models)")
+    p.add_argument("--steps", metavar="N", help="Integrated Gradients steps to start with (more are taken where the "
+                                                "scores miss completeness; docs/explain.md)")
+    p.add_argument("--token", type=int, metavar="I", help="a tagger: explain the tag of token I (from 0)")
+    p.add_argument("--entity", type=int, metavar="I",
+                   help="a tagger: explain predicted entity I (from 0; default: the first entity, else token 0)")
+    p.add_argument("--output", help="write explain.html (highlighted tokens), explain.json or explain.jsonl instead "
+                                    "of printing the scores")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_explain, imports=("nlp_lstm.runs", "nlp_lstm.evaluation.explanations"))
+
+
 SERVE_OPTIONS = {
     "host": (str, "address to listen on (0.0.0.0: every interface)"),
     "port": (int, "port to listen on"),
@@ -342,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_evaluate, imports=("nlp_lstm.runs",))
     _add_predict(sub)
+    _add_explain(sub)
 
 
     p = sub.add_parser("export", help="write an ONNX graph or an int8 (CPU) model directory of a trained model")

@@ -1,4 +1,4 @@
-"""The three things a user does: train a run, evaluate a saved model, predict with it.
+"""The things a user does: train a run, evaluate a saved model, predict with it, explain its predictions.
 
 The CLI subcommands of the same names call these functions and nothing else.
 """
@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from .attributions import DEFAULT_STEPS, Explanation
 from .config import Config, dump_config, load_config
 from .data.inputs import read_inputs
 from .device import autocast_dtype, resolve_device
@@ -37,7 +38,7 @@ from .io import atomic_write_text, write_json
 from .model_dir import inference_device, load_model_dir, local_model_dir, read_json, save_model_dir
 from .models.ensemble import ensemble
 from .models.pretrained import format_coverage
-from .predictor import Prediction, TagPrediction
+from .predictor import Prediction, TagPrediction, TagPredictor
 from .tasks import Prepared, get_task, prepare, prepare_refit
 from .training import distributed
 from .training.checkpoint import read_checkpoint
@@ -510,6 +511,23 @@ def predict(
     if batch_size is not None:
         predictor.batch_size = batch_size
     return predictor.predict(texts)
+
+
+def explain(
+    model_dir: str | Path, texts: Sequence[str] | Sequence[Sequence[str]], device: str = "auto",
+    label: str | None = None, method: str | None = None, steps: int = DEFAULT_STEPS, token: int | None = None,
+    entity: int | None = None,
+) -> list[Explanation]:
+    """A score per token of each text with a saved model: `Predictor.explain` for a classifier (`label`),
+    `TagPredictor.explain` for a tagger (`token` and `label`, or `entity`)."""
+    resolved = inference_device(model_dir, device)
+    saved = load_model_dir(model_dir, resolved)
+    predictor = get_task(saved.task).predictor(saved, resolved)
+    if isinstance(predictor, TagPredictor):
+        return predictor.explain(texts, token, entity, label, method, steps)
+    if token is not None or entity is not None:
+        raise ConfigError("--token and --entity choose what a tagger explains; this model is a classifier")
+    return predictor.explain(texts, label, method, steps)
 
 
 def prediction_inputs(model_dir: str | Path, source: str, text_column: str | None = None

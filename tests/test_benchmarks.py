@@ -106,3 +106,18 @@ def test_bench_tagger_inference_times_pytorch_and_onnx_and_counts_differing_tags
     assert re.search(r"^sentences whose tags differ between PyTorch and ONNX: 0 of 120$", out, re.M), out
     assert re.search(r"^Viterbi alone on the same \d+ batches' emission scores: PyTorch \(CRF.decode\) [\d.]+ s, "
                      r"ONNX \(its Loops\) [\d.]+ s$", out, re.M), out
+
+
+def test_faithfulness_prints_aopc_for_both_methods_and_random(classifier_dir, tmp_path) -> None:
+    from conftest import write_slice
+
+    dev = write_slice(SHARED_DATA / "sst2" / "dev.tsv", tmp_path / "dev.tsv", 0, 12)
+    done = script("scripts/faithfulness.py", str(classifier_dir), "--data", f"tsv:{dev}", "--text-column", "sentence",
+                  "--k", "3", "--draws", "2", "--steps", "8")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r": \d+ texts with more than 3 tokens \(of 12\)$", out, re.M), out
+    assert re.search(r"^IG completeness \(8 steps\): \|delta\| median [\d.e+-]+, max [\d.e+-]+; ", out, re.M), out
+    assert re.search(r"^\| method \| AOPC@1 \| AOPC@2 \| AOPC@3 \|$", out, re.M), out
+    for name in ("ig", "occlusion", r"random \(2 draws\)"):
+        assert re.search(rf"^\| {name} \| -?[\d.]+ \| -?[\d.]+ \| -?[\d.]+ \|$", out, re.M), out

@@ -14,7 +14,7 @@ LAYERS = [
     ("text", ["text"]),
     ("data", ["data"]),
     ("models", ["models"]),
-    ("inference", ["model_dir", "predictor"]),
+    ("inference", ["model_dir", "attributions", "predictor"]),
     ("evaluation", ["evaluation"]),
     ("training", ["training"]),
     ("tasks", ["tasks"]),

@@ -11,10 +11,11 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from ..attributions import DEFAULT_STEPS, Explanation
 from ..data.sources import TextDataset
 from ..evaluation.model_card import write_model_card
 from ..model_dir import load_model_dir, save_model_dir
-from ..predictor import predict_proba_ids
+from ..predictor import Predictor, predict_proba_ids
 from .base import ConfigEstimator, check_loadable, check_texts, estimator_params
 
 
@@ -60,6 +61,14 @@ class TextClassifier(ClassifierMixin, ConfigEstimator):
         """The most probable label of each text, as given to `fit` (strings stay strings, ints ints)."""
         probabilities = self.predict_proba(X)
         return self.classes_[probabilities.argmax(axis=1)]
+
+    def explain(self, X: Sequence[str], label: Any = None, method: str | None = None,
+                steps: int = DEFAULT_STEPS) -> list[Explanation]:
+        """A score per token of each text for `label` (a class as given to `fit`; default: the predicted one), as
+        `Predictor.explain`: Integrated Gradients on the logit, or occlusion."""
+        check_is_fitted(self, "model_")
+        predictor = Predictor(self.saved_, self.device_)
+        return predictor.explain(check_texts(X), None if label is None else str(label), method, steps)
 
     def save(self, path: str | Path) -> None:
         """Write a model directory (the one format the CLI reads and writes)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from ..attributions import DEFAULT_STEPS, Explanation
 from ..data.conll import TaggedDataset
 from ..evaluation.metrics import tagging_metrics
 from ..evaluation.model_card import write_model_card
@@ -45,6 +46,13 @@ class SequenceTagger(ConfigEstimator):
         """One tag per token, in the tag scheme of the training data."""
         check_is_fitted(self, "predictor_")
         return self.predictor_.predict_tags(_check_sequences(X, "X"))
+
+    def explain(self, X: Sequence[Sequence[str]], token: int | None = None, entity: int | None = None,
+                label: str | None = None, method: str | None = None, steps: int = DEFAULT_STEPS) -> list[Explanation]:
+        """A score per token of each sentence for the tag of token `token` or for predicted entity `entity`, as
+        `TagPredictor.explain`."""
+        check_is_fitted(self, "predictor_")
+        return self.predictor_.explain(_check_sequences(X, "X"), token, entity, label, method, steps)
 
     def score(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]]) -> float:
         """Entity F1 for entity tags, else token accuracy."""

@@ -1,5 +1,6 @@
 """Classifier report sections: headline with bootstrap intervals, per-class table, confusion matrix, training
-curves, calibration, slices by length and unknown tokens, the most confident mistakes, and the data. Reads
+curves, calibration, slices by length and unknown tokens, the most confident mistakes, token attributions of a few
+predictions, and the data. Reads
 predictions.jsonl rows {"text", "gold", "predicted", "confidence"}."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plots
+from .explanations import why_section
 from .gates import gate_section
 from .render import Block, Section
 from .run_files import Run
@@ -93,6 +95,7 @@ def classification_sections(run: Run, font: str | None) -> tuple[list[Section], 
         ("Accuracy by length and unknown words", _slices(run.tokenizer, predictions, correct)),
         ("Most confident mistakes", [("table", ["confidence", "gold", "predicted", "text"], mistake_rows)
                                      if mistake_rows else ("p", "No mistakes.")]),
+        ("Why: token attributions", why_section(run.tokenizer.parent, predictions)),
         ("Inside the LSTM", gate_blocks),
         ("Data", data_blocks),
     ]

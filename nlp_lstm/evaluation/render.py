@@ -8,7 +8,8 @@ import re
 from typing import Any
 
 # A report is a list of sections (title, blocks); a block is ("p", text), ("table", headers, rows),
-# ("pre", text) or ("img", plot name, alt text). Both renderers take the same list, so both hold the same.
+# ("pre", text), ("img", plot name, alt text) or ("html", markup, text): markup this package built (escaped
+# already) and the plain text Markdown shows instead. Both renderers take the same list, so both hold the same.
 Block = tuple[Any, ...]
 Section = tuple[str, list[Block]]
 
@@ -27,6 +28,8 @@ def render_markdown(title: str, sections: list[Section], images: dict[str, bytes
             kind = block[0]
             if kind == "p":
                 lines += [_md_escape(block[1]), ""]
+            elif kind == "html":
+                lines += [_md_escape(block[2]), ""]
             elif kind == "table":
                 headers, rows = block[1], block[2]
                 lines.append("| " + " | ".join(_md_escape(h) for h in headers) + " |")
@@ -67,6 +70,8 @@ def render_html(title: str, sections: list[Section], images: dict[str, bytes]) -
             kind = block[0]
             if kind == "p":
                 parts.append(f"<p>{esc(block[1])}</p>")
+            elif kind == "html":
+                parts.append(block[1])
             elif kind == "table":
                 head = "".join(f"<th>{esc(str(h))}</th>" for h in block[1])
                 body = "".join("<tr>" + "".join(_cell(str(c)) for c in row) + "</tr>" for row in block[2])

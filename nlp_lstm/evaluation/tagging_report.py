@@ -1,6 +1,7 @@
 """Tagger report sections: headline with sentence-bootstrap intervals, per-type (or per-tag) table,
-tag confusion, errors by span length, unknown words, and example sentences with gold and predicted
-spans side by side. Reads predictions.jsonl rows {"tokens", "gold", "predicted"} (the data's scheme)."""
+tag confusion, errors by span length, unknown words, example sentences with gold and predicted
+spans side by side, and token attributions of a few predictions. Reads predictions.jsonl rows {"tokens", "gold",
+"predicted"} (the data's scheme)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from ..data.tag_schemes import Span, detect_scheme, spans
 from ..errors import DataError
 from . import plots
+from .explanations import tagging_why_section
 from .gates import gate_section
 from .render import Block, Section
 from .run_files import Run
@@ -119,6 +121,7 @@ def tagging_sections(run: Run, font: str | None) -> tuple[list[Section], dict[st
                   ("Entities are written TYPE[words]." if scheme else "Words are written word/TAG; ✗ marks a "
                                                                        "wrong tag.")),
             ("table", ["#", "gold", "predicted"], examples) if examples else ("p", "No sentence has an error.")]),
+        ("Why: token attributions", tagging_why_section(run.tokenizer.parent, sentences, gold, predicted, scheme)),
         ("Inside the LSTM", gate_blocks),
         ("Data", data_blocks),
     ]

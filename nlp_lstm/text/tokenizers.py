@@ -254,6 +254,15 @@ class TextTokenizer:
             _check_text(text, "the text")
             raise
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """The token ids of one text (as `encode`) and each token's (start, end) characters in `text`."""
+        try:
+            encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        except (TypeError, UnicodeEncodeError):
+            _check_text(text, "the text")
+            raise
+        return self._no_padding(encoding.ids), [tuple(span) for span in encoding.offsets]
+
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids of many texts, encoded in parallel by the Rust batch API."""
         texts = list(texts)

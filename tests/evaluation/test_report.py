@@ -17,7 +17,7 @@ from nlp_lstm.runs import report as write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEADINGS = ["Headline metrics", "Per-class metrics", "Confusion matrix", "Training curves", "Calibration",
-            "Most confident mistakes", "Data", "Provenance"]
+            "Most confident mistakes", "Why: token attributions", "Data", "Provenance"]
 
 
 @pytest.fixture
