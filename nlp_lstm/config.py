@@ -193,12 +193,13 @@ class TrainingConfig:
 
     epochs: int = 5  # passes over the training data, at most
     batch_size: int = 64  # examples per optimizer step
-    # > 0: each batch holds as many examples of similar length as fit in this many padded tokens (rows times the
-    # longest row) instead of batch_size examples, so short texts make batches as large as long ones
-    batch_tokens: int = 0
     learning_rate: float = 2e-3  # AdamW step size
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     clip_grad_norm: float = 1.0  # max gradient norm; 0 turns clipping off
+    # > 0: each batch holds as many examples of similar length as fit in this many padded tokens (rows times the
+    # longest row) instead of batch_size examples, so short texts make batches as large as long ones
+    # (docs/results.md#batches-by-tokens-sst-2)
+    batch_tokens: int = 0
     patience: int = 2  # epochs without dev improvement before stopping; 0 never stops early
     # dev metric for early stopping: auto (f1 for taggers of entity tags, else accuracy) | accuracy | macro_f1 |
     # f1 (entity F1, taggers) | neg_mse (SequenceRegressor)
