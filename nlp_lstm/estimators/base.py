@@ -8,8 +8,10 @@ signature is made from the dataclasses, so a new config field is a new estimator
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
+import io
 import math
 import re
 from collections.abc import Sequence
@@ -80,6 +82,11 @@ def _make_init(cls: type, defaults: dict[str, Any]) -> Any:
     return __init__
 
 
+def _printing(verbose: int) -> contextlib.AbstractContextManager[Any]:
+    """Output as it is with `verbose`, else none: standard output goes nowhere."""
+    return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+
+
 class ConfigEstimator(BaseEstimator):
     """Base of the text estimators: parameters from the config, `get_config`, `from_config`, the shared fit."""
 
@@ -126,7 +133,8 @@ class ConfigEstimator(BaseEstimator):
         configs = member_configs(config)
         models, self.history_ = [], []
         for k, member in enumerate(configs):
-            prepared = prepare(member, splits, labels, cache_vectors=True)
+            with _printing(self.verbose):  # prepare's notes (truncated texts, ...) count as output too
+                prepared = prepare(member, splits, labels, cache_vectors=True)
             if self.verbose and k == 0:
                 print(self._fit_line(prepared, config), flush=True)
             if self.verbose and len(configs) > 1:
@@ -136,8 +144,9 @@ class ConfigEstimator(BaseEstimator):
             result = trainer.fit(prepared.encoded["train"], prepared.encoded.get("dev"))
             self.history_ += [{**row, "member": k} for row in result.history] if len(configs) > 1 else result.history
             if member.training.refit and "dev" in prepared.encoded:
-                prepared = prepare_refit(member, prepared, result.kept_epochs, len(result.averaged_epochs) or 1,
-                                         cache_vectors=True)
+                with _printing(self.verbose):
+                    prepared = prepare_refit(member, prepared, result.kept_epochs, len(result.averaged_epochs) or 1,
+                                             cache_vectors=True)
                 if self.verbose:
                     print(result.refit_note(len(prepared.splits["train"])), flush=True)
                 Trainer(prepared.model, prepared.training, device, prepared.task, progress=bool(self.verbose),
