@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from .attributions import (
     occlusion,
     tag_score,
 )
-from .data.batching import collate, collate_numeric, collate_tagged, sorted_batches
+from .data.batching import Batch, collate, collate_numeric, collate_tagged, sorted_batches
 from .errors import ConfigError, DataError
 from .model_dir import SavedModel, inference_device, load_model_dir
 from .models.ensemble import ClassifierEnsemble
@@ -159,6 +159,31 @@ class Predictor:
         return explanations
 
 
+def _tagged_emissions(
+    model: nn.Module,
+    ids: Sequence[Sequence[int]],
+    chars: Sequence[Sequence[Sequence[int]]] | None,
+    casing: Sequence[Sequence[int]] | None,
+    device: torch.device,
+    batch_size: int,
+    pad_id: int,
+) -> Iterator[tuple[list[int], Batch, torch.Tensor]]:
+    """Length-sorted batches of sentences in eval mode: each batch's indices, the padded batch and its float
+    emission scores."""
+    was_training = model.training
+    model.eval()
+    try:
+        for indices in sorted_batches([len(sentence) for sentence in ids], batch_size):
+            batch = collate_tagged(
+                [ids[i] for i in indices], indices, None,
+                None if chars is None else [chars[i] for i in indices],
+                None if casing is None else [casing[i] for i in indices], pad_id,
+            ).to(device)
+            yield indices, batch, model(batch.ids, batch.lengths, batch.chars, batch.casing).float()
+    finally:
+        model.train(was_training)
+
+
 @torch.inference_mode()
 def predict_tag_ids(
     model: nn.Module,
@@ -170,20 +195,10 @@ def predict_tag_ids(
     pad_id: int = 0,
 ) -> list[list[int]]:
     """Best tag ids for each sentence (one per word), in input order."""
-    was_training = model.training
-    model.eval()
     results: list[list[int]] = [[] for _ in ids]
-    lengths = [len(sentence) for sentence in ids]
-    for indices in sorted_batches(lengths, batch_size):
-        batch = collate_tagged(
-            [ids[i] for i in indices], indices, None,
-            None if chars is None else [chars[i] for i in indices],
-            None if casing is None else [casing[i] for i in indices], pad_id,
-        ).to(device)
-        emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing).float()
+    for indices, batch, emissions in _tagged_emissions(model, ids, chars, casing, device, batch_size, pad_id):
         for i, tags in zip(indices, model.decode(emissions, batch.mask)):
-            results[i] = tags[: lengths[i]]  # an empty sentence was one padding step: no tags
-    model.train(was_training)
+            results[i] = tags[: len(ids[i])]  # an empty sentence was one padding step: no tags
     return results
 
 
@@ -198,20 +213,11 @@ def predict_emissions(
     pad_id: int = 0,
 ) -> list[np.ndarray]:
     """Each sentence's (n_tokens, num_tags) emission scores (before any CRF), in input order."""
-    was_training = model.training
-    model.eval()
     results: list[np.ndarray] = [np.empty((0, 0), dtype=np.float32) for _ in ids]
-    lengths = [len(sentence) for sentence in ids]
-    for indices in sorted_batches(lengths, batch_size):
-        batch = collate_tagged(
-            [ids[i] for i in indices], indices, None,
-            None if chars is None else [chars[i] for i in indices],
-            None if casing is None else [casing[i] for i in indices], pad_id,
-        ).to(device)
-        emissions = model(batch.ids, batch.lengths, batch.chars, batch.casing).float().cpu().numpy()
+    for indices, _, emissions in _tagged_emissions(model, ids, chars, casing, device, batch_size, pad_id):
+        scores = emissions.cpu().numpy()
         for row, i in enumerate(indices):
-            results[i] = emissions[row, : lengths[i]]
-    model.train(was_training)
+            results[i] = scores[row, : len(ids[i])]
     return results
 
 
