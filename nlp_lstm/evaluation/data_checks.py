@@ -217,8 +217,7 @@ def _unknown_words(vocabulary: set[str], tokens: Iterable[Sequence[str]]) -> tup
     return total, sum(unseen.values()), unseen
 
 
-def _coverage(tokens: dict[str, list[list[str]]], stats: dict[str, dict[str, Any]], unit: str
-              ) -> list[dict[str, Any]]:
+def _coverage(tokens: dict[str, list[list[str]]], stats: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Share of dev and test words never seen in train."""
     vocabulary = {w.casefold() for sentence in tokens["train"] for w in sentence}
     findings = []
@@ -287,7 +286,7 @@ class _Checks:
         if "train" in self.counts:
             labels = _label_checks(self.counts, self.unit)
             findings += labels if all_label_checks else [f for f in labels if f["kind"] == "unseen_labels"]
-        return findings + _coverage(self.tokens, self.stats, self.unit)
+        return findings + _coverage(self.tokens, self.stats)
 
 
 # ---------------------------------------------------------------- texts
