@@ -149,9 +149,11 @@ class CRF(nn.Module):
     def forward(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Log-likelihood of each sequence: (batch, seq_len, num_tags), (batch, seq_len), (batch, seq_len) -> (batch,).
 
-        It is at most 0; train on the loss -ll.mean() (or -ll.sum()). mask None means no padding.
+        It is at most 0; train on the loss -ll.mean() (or -ll.sum()). mask None means no padding. Sums run in the
+        transitions' precision, so under bf16 autocast in float32.
         """
         mask = self._validate(emissions, mask, tags)
+        emissions = emissions.to(torch.promote_types(emissions.dtype, self.transitions.dtype))  # bf16 autocast: fp32
         tags = tags.masked_fill(~mask, 0)  # padded steps may hold anything, e.g. -100
         start, transitions, end = self._scores(DISALLOWED_SCORE)
         score = self._sequence_score(emissions, tags, mask, start, transitions, end)  # (batch,)
@@ -214,13 +216,22 @@ class CRF(nn.Module):
     def _log_partition(
         emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor
     ) -> torch.Tensor:
-        """log Z by the forward algorithm: (batch, seq_len, num_tags), (batch, seq_len) -> (batch,)."""
-        score = start + emissions[:, 0]  # (batch, num_tags): log-sum of exp(score) of paths ending in each tag
-        for t in range(1, emissions.size(1)):
-            # (batch, from, 1) + (from, to) + (batch, 1, to), summed over `from`
-            step = torch.logsumexp(score[:, :, None] + transitions + emissions[:, t, None, :], dim=1)
-            score = torch.where(mask[:, t, None], step, score)  # (batch, num_tags)
-        return torch.logsumexp(score + end, dim=1)
+        """log Z by the forward algorithm: (batch, seq_len, num_tags), (batch, seq_len) -> (batch,).
+
+        Each step is one (batch, from) @ (from, to) product of probabilities scaled by their row's largest score,
+        with autocast off: the same sums as a log-sum-exp over (batch, from, to), in fewer kernels.
+        """
+        with torch.autocast(emissions.device.type, enabled=False):
+            top = transitions.max().detach()  # the shifts cancel exactly, so no gradient flows through them
+            exp_transitions = (transitions - top).exp()  # a disallowed transition's exp(-1e4) is 0
+            tiny = torch.finfo(emissions.dtype).tiny  # a tag no path reaches: log(tiny), not -inf (NaN gradients)
+            score = start + emissions[:, 0]  # (batch, num_tags): log-sum of exp(score) of paths ending in each tag
+            for t in range(1, emissions.size(1)):
+                shift = score.amax(dim=1, keepdim=True).detach()  # (batch, 1)
+                summed = ((score - shift).exp() @ exp_transitions).clamp_min(tiny)  # (batch, to)
+                step = summed.log() + (shift + top) + emissions[:, t]
+                score = torch.where(mask[:, t, None], step, score)  # (batch, num_tags)
+            return torch.logsumexp(score + end, dim=1)
 
     def _validate(
         self, emissions: torch.Tensor, mask: torch.Tensor | None, tags: torch.Tensor | None = None

@@ -232,6 +232,36 @@ def test_gradients_are_finite_under_constraints_even_for_an_invalid_gold_sequenc
     assert (crf.transitions.grad[~crf.transitions_allowed] == 0).all()  # masked scores do not depend on them
 
 
+def test_log_likelihood_stays_exact_and_finite_when_emissions_differ_by_hundreds():
+    """Scores far apart (a confident model) underflow exp() in float32; log Z must not turn -inf or NaN."""
+    crf = make_crf(len(BIO_TAGS), scheme_constraints(BIO_TAGS, "BIO"), seed=1)
+    emissions, mask = random_batch(len(BIO_TAGS), [3, 2], seed=1)
+    emissions[:, :, 2] += 300.0  # I-PER, which cannot follow O, far above every other tag
+    emissions[0, 1, 0] -= 300.0
+    tags = torch.tensor([[0, 0, 0], [1, 2, 0]])
+    expected = []
+    for row, length in enumerate([3, 2]):
+        sequences, scores = all_scores(crf, emissions[row], length)
+        expected.append(brute_force_score(crf, emissions[row], tags[row, :length].tolist()) - scores.logsumexp(0))
+    single = crf.float()
+    scores32 = emissions.float().requires_grad_(True)
+    log_likelihood = single(scores32, tags, mask)
+    torch.testing.assert_close(log_likelihood.double(), torch.stack(expected), rtol=1e-5, atol=1e-3)
+    (-log_likelihood.sum()).backward()
+    assert torch.isfinite(scores32.grad).all() and torch.isfinite(single.transitions.grad).all()
+
+
+def test_log_likelihood_under_bf16_autocast_is_computed_in_float32():
+    crf = CRF(len(BIO_TAGS), scheme_constraints(BIO_TAGS, "BIO"))
+    emissions = torch.randn(3, 6, len(BIO_TAGS)).bfloat16()  # what a linear layer gives under autocast
+    tags = torch.tensor([[1, 2, 0, 0, 3, 4]] * 3)
+    mask = torch.arange(6)[None, :] < torch.tensor([6, 4, 1])[:, None]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = crf(emissions, tags, mask)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, crf(emissions.float(), tags, mask))
+
+
 def test_training_the_transitions_raises_the_likelihood_and_learns_the_pattern():
     torch.manual_seed(0)
     crf = CRF(3)
