@@ -25,7 +25,7 @@ TASKS = ("classification", "tagging")
 TAG_SCHEMES = ("bio", "bioes")
 UNKNOWN_INITS = ("uniform", "normal", "zeros")
 LR_SCHEDULES = ("constant", "plateau", "linear")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Widths above this are typos (an extra zero or three): an LSTM of hidden_size 100,000 would need 160 GB for
 # its weights, and torch's allocator fails deep inside nn.LSTM. Real models use 50 to 1,024.
 MAX_WIDTH = 16384
@@ -221,7 +221,9 @@ class TrainingConfig:
     lr_decay: float = 0.5  # plateau: the factor the learning rate is multiplied by
     class_weights: Any = ""  # "" (none) | "balanced" (inverse training frequency) | a table {label = weight}
     unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (CUDA only): autocast of the forward pass in training
+    # autocast of the training forward pass: auto (bf16 on a CPU with AVX512-BF16 or AMX, else fp32) | fp32 | bf16 |
+    # fp16 (CUDA only)
+    precision: str = "fp32"
     checkpoint_every: int = 0  # also write checkpoints/last.safetensors every this many steps (0: at epoch ends)
     # nlp-lstm train: score baselines beside the model on dev and test (majority class and TF-IDF + logistic
     # regression for classifiers, most frequent tag per word for taggers); the TF-IDF fit costs seconds per 10,000 texts

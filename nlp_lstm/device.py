@@ -21,8 +21,30 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def native_bf16(device: torch.device) -> str:
+    """What computes bfloat16 natively on `device` ("" if nothing): AVX512-BF16 or AMX on a CPU."""
+    if device.type != "cpu":
+        return ""
+    checks = (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+    found = [name for name, check in checks if getattr(torch.cpu, check, lambda: False)()]
+    return " and ".join(found)
+
+
+def resolve_precision(precision: str, device: torch.device) -> tuple[str, str]:
+    """The precision `training.precision` trains in on `device`, and why when it was "auto": bf16 on a CPU with
+    native bf16 (docs/performance.md#bf16), else fp32."""
+    if precision != "auto":
+        return precision, ""
+    units = native_bf16(device)
+    if units:
+        return "bf16", f"auto: this CPU has {units}"
+    where = "on CUDA" if device.type == "cuda" else "without AVX512-BF16 or AMX"
+    return "fp32", f"auto: fp32 {where}"
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype `training.precision` autocasts to on `device` (None for fp32); fp16 needs CUDA."""
+    precision = resolve_precision(precision, device)[0]
     if precision == "fp32":
         return None
     if precision == "fp16" and device.type != "cuda":

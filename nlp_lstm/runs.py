@@ -27,7 +27,7 @@ import torch
 from .attributions import DEFAULT_STEPS, Explanation
 from .config import Config, dump_config, load_config
 from .data.inputs import read_inputs
-from .device import autocast_dtype, resolve_device
+from .device import autocast_dtype, resolve_device, resolve_precision
 from .errors import ConfigError, DataError
 from .evaluation.data_checks import findings_line
 from .evaluation.model_card import write_model_card
@@ -185,8 +185,9 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         log_history(row)
         log.epoch(row)
 
+    precision, why = resolve_precision(config.training.precision, device)
     print(f"data: {', '.join(f'{k} {v:,}' for k, v in prepared.sizes.items())} | {prepared.summary} | "
-          f"vocab {len(prepared.saved.tokenizer):,} | device {device}"
+          f"vocab {len(prepared.saved.tokenizer):,} | device {device} | {precision}" + (f" ({why})" if why else "")
           + (f" | {where.world_size} processes" if where else ""))
     for split, dataset in prepared.splits.items():
         print(f"  {split}: {dataset.source}")
@@ -430,6 +431,7 @@ def _run_metrics(config: Config, prepared: Prepared, result: TrainResult, device
                  where: distributed.Distributed | None) -> dict[str, Any]:
     """metrics.json of a training run, before the dev and test scores are added."""
     sizes, history = prepared.sizes, result.history
+    precision, why = resolve_precision(config.training.precision, device)
     return {
         "task": config.task,
         "best_epoch": result.best_epoch,
@@ -449,7 +451,8 @@ def _run_metrics(config: Config, prepared: Prepared, result: TrainResult, device
         "train_seconds_per_epoch": sum(r["train_seconds"] for r in history) / len(history),
         "device": str(device),
         "processes": where.world_size if where else 1,
-        "precision": config.training.precision,
+        "precision": precision,
+        **({"precision_choice": why} if why else {}),
         "seed": config.training.seed,
         "environment": environment(),
     }

@@ -317,7 +317,7 @@ class Trainer:
             f"the training loss became NaN or infinite at step {step} (epoch {epoch}); training stopped and "
             f"the diverged weights were not saved; {kept}. Try a lower training.learning_rate (now "
             f"{config.learning_rate:g})" + (", training.clip_grad_norm = 1.0" if not config.clip_grad_norm else "")
-            + (', or training.precision = "fp32"' if config.precision != "fp32" else "") + ".")
+            + (', or training.precision = "fp32"' if self.autocast is not None else "") + ".")
 
     def _checkpoint(self, result: TrainResult, epoch: int, progress: EpochProgress | None,
                     best: bool = False) -> None:

@@ -198,7 +198,7 @@ def test_class_weights_are_recorded_and_a_crf_tagger_config_is_refused(sst2_600:
     ("training", "class_weights", "inverse", '"balanced" or a table'),
     ("training", "class_weights", {"pos": -1}, '"balanced" or a table'),
     ("training", "unk_replace", 1.5, "a float in [0, 1)"),
-    ("training", "precision", "fp8", "one of fp32, bf16, fp16"),
+    ("training", "precision", "fp8", "one of auto, fp32, bf16, fp16"),
     ("model", "lstm", "cudnn", "one of fused, explicit"),
 ])
 def test_bad_option_values_are_named(section: str, key: str, value: object, expected: str) -> None:
@@ -270,6 +270,38 @@ def test_bf16_crf_tagger_loss_is_summed_in_fp32() -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = task.loss(tagger, batch)
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+@pytest.mark.parametrize(("units", "expected"), [
+    ({"_is_avx512_bf16_supported": True, "_is_amx_tile_supported": False},
+     ("bf16", "auto: this CPU has AVX512-BF16")),
+    ({"_is_avx512_bf16_supported": True, "_is_amx_tile_supported": True},
+     ("bf16", "auto: this CPU has AMX and AVX512-BF16")),
+    ({"_is_avx512_bf16_supported": False, "_is_amx_tile_supported": False},
+     ("fp32", "auto: fp32 without AVX512-BF16 or AMX")),
+])
+def test_auto_precision_is_bf16_exactly_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch, units: dict,
+                                                                 expected: tuple[str, str]) -> None:
+    from nlp_lstm.device import autocast_dtype, resolve_precision
+
+    for name, value in units.items():
+        monkeypatch.setattr(torch.cpu, name, lambda value=value: value)
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+    assert autocast_dtype("auto", torch.device("cpu")) == (torch.bfloat16 if expected[0] == "bf16" else None)
+    assert resolve_precision("fp32", torch.device("cpu")) == ("fp32", "")  # an explicit choice stands
+    assert resolve_precision("auto", torch.device("meta")) == ("fp32", "auto: fp32 without AVX512-BF16 or AMX")
+
+
+def test_a_run_says_which_precision_auto_chose(sst2_600: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        train(small_config(sst2_600, precision="auto"), tmp_path / "run", progress=False)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["precision"], metrics["precision_choice"]) == ("fp32", "auto: fp32 without AVX512-BF16 or AMX")
+    assert "| device cpu | fp32 (auto: fp32 without AVX512-BF16 or AMX)" in out.getvalue()
 
 
 def test_fp16_without_cuda_is_refused_before_any_data_is_read(tmp_path: Path) -> None:
