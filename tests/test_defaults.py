@@ -14,6 +14,7 @@ from conftest import run_cli, write_sst2_recipe
 from nlp_lstm import SequenceTagger, TextClassifier
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.data.sources import TextDataset, carve_dev
+from nlp_lstm.device import resolve_precision
 from nlp_lstm.model_dir import load_model_dir
 from nlp_lstm.models.crf import CRF
 from nlp_lstm.models.ensemble import TaggerEnsemble
@@ -54,6 +55,8 @@ def test_fit_without_eval_set_holds_out_validation_and_says_so(phrases, capsys):
     clf = TextClassifier(**{**TINY, "verbose": 1}, epochs=2).fit(*phrases)
     out = capsys.readouterr().out
     assert "TextClassifier.fit: train 360, dev 40" in out
+    precision, why = resolve_precision(clf.get_config().training.precision, torch.device("cpu"))
+    assert f"| cpu, {precision}" + (f" ({why})" if why else "") + " | dev is" in out  # where and how it trains
     assert "dev is 10% of the training data, held out (split_seed 0)" in out
     assert all("dev_accuracy" in row for row in clf.history_)
     assert out.count("epoch ") >= 2  # one line per epoch by default

@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from sklearn.base import BaseEstimator
 
 from ..config import TASK_KEYS, Config, load_config, renamed_keys
 from ..config_docs import field_docs
-from ..device import resolve_device
+from ..device import resolve_device, resolve_precision
 from ..errors import ConfigError, ModelDirError
 from ..model_dir import model_format
 from ..models.ensemble import ensemble
@@ -136,7 +137,7 @@ class ConfigEstimator(BaseEstimator):
             with _printing(self.verbose):  # prepare's notes (truncated texts, ...) count as output too
                 prepared = prepare(member, splits, labels, cache_vectors=True)
             if self.verbose and k == 0:
-                print(self._fit_line(prepared, config), flush=True)
+                print(self._fit_line(prepared, config, device), flush=True)
             if self.verbose and len(configs) > 1:
                 print(f"member {k + 1} of {len(configs)} (seed {member.training.seed})", flush=True)
             trainer = Trainer(prepared.model, prepared.training, device, prepared.task, progress=bool(self.verbose),
@@ -163,8 +164,8 @@ class ConfigEstimator(BaseEstimator):
         return prepared
 
 
-    def _fit_line(self, prepared: Prepared, config: Config) -> str:
-        """What fit trains on and how it chooses the epoch, in one line."""
+    def _fit_line(self, prepared: Prepared, config: Config, device: torch.device) -> str:
+        """What fit trains on, where, in which precision, and how it chooses the epoch, in one line."""
         sizes = ", ".join(f"{split} {n:,}" for split, n in prepared.sizes.items())
         held = prepared.data_notes.get("validation")
         if held and "not_carved" in held:
@@ -178,7 +179,10 @@ class ConfigEstimator(BaseEstimator):
         else:
             dev = f"no dev data: all {config.training.epochs} epochs run and the last one is kept"
         choice = prepared.data_notes.get("vectors_choice")
-        return f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {dev}" + (f"\n{choice}" if choice else "")
+        precision, why = resolve_precision(config.training.precision, device)
+        where = f"{device}, {precision}" + (f" ({why})" if why else "")
+        return f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {where} | {dev}" + (
+            f"\n{choice}" if choice else "")
 
 
 def _config_value(value: Any) -> Any:
