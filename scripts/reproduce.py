@@ -20,6 +20,7 @@ import io
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,13 @@ EXPERIMENTS = [
 QUICK = ("training.max_steps=20", "training.epochs=1", "training.baselines=false")
 
 
-def run(experiment: Experiment, seeds: int, quick: bool, output: Path, jobs: int = 1) -> dict[str, Any]:
+def run(experiment: Experiment, seeds: int, quick: bool, output: Path, jobs: int = 1,
+        given: Sequence[str] = ()) -> dict[str, Any]:
     """Train one experiment over `seeds` seeds; its row of the results table."""
     from nlp_lstm.config import load_config
     from nlp_lstm.seeds import train_seeds
 
-    overrides = [*experiment.overrides, *(QUICK if quick else ())]
+    overrides = [*experiment.overrides, *(QUICK if quick else ()), *given]
     config = load_config(REPO / experiment.recipe, overrides)
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds trained at once, each in its own process (2 on a 2-core machine)")
     parser.add_argument("--only", nargs="+", choices=[e.name for e in EXPERIMENTS], help="run only these")
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "reproduce", help="where runs and tables go")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a value of every recipe, e.g. --set training.precision=fp32 (repeatable)")
     args = parser.parse_args(argv)
     seeds = 1 if args.quick and args.seeds == 3 else args.seeds
     if seeds < 1 or args.jobs < 1:
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and experiment.name not in args.only:
             continue
         print(f"{experiment.name}: {experiment.recipe}, {seeds} seed(s) ...", flush=True)
-        rows.append(run(experiment, seeds, args.quick, output, args.jobs))
+        rows.append(run(experiment, seeds, args.quick, output, args.jobs, args.set))
         print(f"  {rows[-1]['split']} {rows[-1]['metric']} {100 * rows[-1]['mean']:.2f} ± "
               f"{100 * rows[-1]['std']:.2f} in {rows[-1]['minutes']:.1f} min", flush=True)
         output.mkdir(parents=True, exist_ok=True)

@@ -50,12 +50,14 @@ def test_quick_pass_writes_the_results(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(REPO_ROOT)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert reproduce.main(["--quick", "--only", "sst2", "--output", str(tmp_path)]) == 0
+        assert reproduce.main(["--quick", "--only", "sst2", "--output", str(tmp_path),
+                               "--set", "training.precision=fp32"]) == 0
     results = json.loads((tmp_path / "quick" / "results.json").read_text())
     assert [r["name"] for r in results] == ["sst2"] and results[0]["seeds"] == [0]
     assert 0.3 < results[0]["mean"] < 1 and results[0]["std"] == 0
     metrics = json.loads((tmp_path / "quick" / "sst2" / "seed-0" / "metrics.json").read_text())
     assert metrics["steps"] == 20 and metrics["dev"]["accuracy"] == results[0]["mean"]
+    assert metrics["precision"] == "fp32"  # --set reaches every recipe's config
     assert metrics["data"]["pretrained"]["vectors"] == "glove-6b-50d"
     table = (tmp_path / "quick" / "results.md").read_text()
     assert "| sst2 | `recipes/sentiment/sst2_glove.toml` | dev accuracy |" in table
