@@ -259,7 +259,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
                    help="autocast the training forward pass: bf16 (CUDA or CPU) or fp16 (CUDA, with loss scaling); "
-                        "auto: bf16 on a CPU with AVX512-BF16 or AMX, else fp32; default training.precision, fp32")
+                        "auto: bf16 on a CPU with AVX512-BF16 or AMX, else fp32; default training.precision, auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (per-epoch lines only)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="go on with a stopped or killed run of the same config from its last checkpoint; it ends "

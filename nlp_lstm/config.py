@@ -223,7 +223,7 @@ class TrainingConfig:
     unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
     # autocast of the training forward pass: auto (bf16 on a CPU with AVX512-BF16 or AMX, else fp32) | fp32 | bf16 |
     # fp16 (CUDA only)
-    precision: str = "fp32"
+    precision: str = "auto"
     checkpoint_every: int = 0  # also write checkpoints/last.safetensors every this many steps (0: at epoch ends)
     # nlp-lstm train: score baselines beside the model on dev and test (majority class and TF-IDF + logistic
     # regression for classifiers, most frequent tag per word for taggers); the TF-IDF fit costs seconds per 10,000 texts

@@ -255,7 +255,7 @@ def test_bf16_autocast_runs_the_training_forward_in_bfloat16_and_keeps_fp32_weig
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     model = load_model_dir(tmp_path / "bf16" / "model").model
     assert {p.dtype for p in model.parameters()} == {torch.float32}
-    fp32 = quiet(small_config(sst2_600, learning_rate=0.01), tmp_path / "fp32")
+    fp32 = quiet(small_config(sst2_600, precision="fp32", learning_rate=0.01), tmp_path / "fp32")
     assert fp32["precision"] == "fp32"
     assert abs(fp32["dev"]["accuracy"] - metrics["dev"]["accuracy"]) < 0.1  # the same training, rounded
     assert Trainer(BiLSTMClassifier(10, 2), TrainingConfig(precision="bf16"), torch.device("cpu"),
