@@ -349,6 +349,7 @@ def _train_ensemble(config: Config, run_dir: Path, device: torch.device, progres
         "task": config.task, "best_epoch": None, "epochs_trained": None, "early_stopping_metric": metric,
         "final_split": final_split, "final_split_chose_the_epoch": final_split == "dev",
         "data": {**members[0].metrics["data"], **prepared.data_notes}, "device": str(device),
+        **{key: members[0].metrics[key] for key in ("precision", "precision_choice") if key in members[0].metrics},
         "seed": config.training.seed,
         "ensemble": {**prepared.saved.config["ensemble"], "member_runs": [
             {"seed": c.training.seed, "run": str(m.run_dir.relative_to(run_dir)), "best_epoch": m.metrics["best_epoch"],

@@ -188,6 +188,8 @@ def test_cli_ensemble_is_one_model_directory_used_like_any_other(tmp_path, sst2_
     metrics = json.loads((run / "metrics.json").read_text())
     members = metrics["ensemble"]["member_runs"]
     assert [m["seed"] for m in members] == [0, 1] and all((run / m["run"] / "model").is_dir() for m in members)
+    member = json.loads((run / members[0]["run"] / "metrics.json").read_text())
+    assert metrics["precision"] == member["precision"] in ("fp32", "bf16")  # the members' precision
     report = (run / "report.md").read_text()
     assert "A seed ensemble of 2 members" in report and "| members/seed-1 |" in report and "| ensemble |" in report
     assert "No gate plots" not in report  # the first member's gates
