@@ -42,6 +42,12 @@ def resolve_precision(precision: str, device: torch.device) -> tuple[str, str]:
     return "fp32", f"auto: fp32 {where}"
 
 
+def precision_note(precision: str, device: torch.device) -> str:
+    """The precision a run trains in as it prints it, with why where "auto" chose: "bf16 (auto: ...)"."""
+    resolved, why = resolve_precision(precision, device)
+    return resolved + (f" ({why})" if why else "")
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype `training.precision` autocasts to on `device` (None for fp32); fp16 needs CUDA."""
     precision = resolve_precision(precision, device)[0]

@@ -27,7 +27,7 @@ import torch
 from .attributions import DEFAULT_STEPS, Explanation
 from .config import Config, dump_config, load_config
 from .data.inputs import read_inputs
-from .device import autocast_dtype, resolve_device, resolve_precision
+from .device import autocast_dtype, precision_note, resolve_device, resolve_precision
 from .errors import ConfigError, DataError
 from .evaluation.data_checks import findings_line
 from .evaluation.model_card import write_model_card
@@ -185,9 +185,9 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
         log_history(row)
         log.epoch(row)
 
-    precision, why = resolve_precision(config.training.precision, device)
     print(f"data: {', '.join(f'{k} {v:,}' for k, v in prepared.sizes.items())} | {prepared.summary} | "
-          f"vocab {len(prepared.saved.tokenizer):,} | device {device} | {precision}" + (f" ({why})" if why else "")
+          f"vocab {len(prepared.saved.tokenizer):,} | device {device} | "
+          f"{precision_note(config.training.precision, device)}"
           + (f" | {where.world_size} processes" if where else ""))
     for split, dataset in prepared.splits.items():
         print(f"  {split}: {dataset.source}")

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 
 from ..config import TASK_KEYS, Config, load_config, renamed_keys
 from ..config_docs import field_docs
-from ..device import resolve_device, resolve_precision
+from ..device import precision_note, resolve_device
 from ..errors import ConfigError, ModelDirError
 from ..model_dir import model_format
 from ..models.ensemble import ensemble
@@ -179,8 +179,7 @@ class ConfigEstimator(BaseEstimator):
         else:
             dev = f"no dev data: all {config.training.epochs} epochs run and the last one is kept"
         choice = prepared.data_notes.get("vectors_choice")
-        precision, why = resolve_precision(config.training.precision, device)
-        where = f"{device}, {precision}" + (f" ({why})" if why else "")
+        where = f"{device}, {precision_note(config.training.precision, device)}"
         return f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {where} | {dev}" + (
             f"\n{choice}" if choice else "")
 
