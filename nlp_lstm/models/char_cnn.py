@@ -24,7 +24,7 @@ class CharCNN(nn.Module):
         if not torch.onnx.is_in_onnx_export():  # the exported graph keeps to ops every ONNX runtime has
             # each distinct word (and the padding) once: a batch of CoNLL sentences holds about half as many
             # distinct words as positions, and the convolution's backward is the tagger's second-largest cost
-            flat, inverse = torch.unique(flat, dim=0, return_inverse=True)
+            flat, inverse = unique_rows(flat, self.embedding.num_embeddings)
         features = self.conv(self.embedding(flat).transpose(1, 2))  # (words, num_filters, word_len)
         mask = (flat != self.padding_idx)[:, None, :]
         # in place: the largest tensor of a tagger's step, and the convolution's backward does not need it
@@ -34,3 +34,24 @@ class CharCNN(nn.Module):
         if inverse is not None:
             features = features[inverse]
         return features.reshape(batch, seq_len, -1)
+
+
+def unique_rows(rows: torch.Tensor, num_values: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.unique(rows, dim=0, return_inverse=True) for a (n, width) tensor of ids in [0, num_values): the same
+    rows in the same (lexicographic) order, from a few 1-D sorts. Several ids are packed into each int64 key, first
+    id highest; on the CPU torch.unique(dim=0) compares rows one pair at a time, about 6x slower on a CoNLL batch."""
+    if rows.numel() == 0 or int(rows.min()) < 0 or int(rows.max()) >= num_values:
+        return torch.unique(rows, dim=0, return_inverse=True)  # ids the packing cannot hold exactly
+    bits = max(1, (num_values - 1).bit_length())
+    per_key = 62 // bits
+    n = rows.size(0)
+    inverse = torch.zeros(n, dtype=torch.long, device=rows.device)  # rank among the distinct prefixes so far
+    for start in range(0, rows.size(1), per_key):
+        chunk = rows[:, start:start + per_key]
+        shifts = bits * torch.arange(per_key - 1, per_key - 1 - chunk.size(1), -1, device=rows.device)
+        _, rank = torch.unique((chunk << shifts).sum(dim=1), return_inverse=True)
+        # ranks are < n, so (prefix rank, chunk rank) packs into one int64 in lexicographic order
+        inverse = torch.unique(inverse * n + rank, return_inverse=True)[1] if start else rank
+    first = torch.empty(int(inverse.max()) + 1, dtype=torch.long, device=rows.device)
+    first.scatter_(0, inverse, torch.arange(n, device=rows.device))  # any row of each group: they are equal
+    return rows[first], inverse

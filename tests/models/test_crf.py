@@ -251,6 +251,41 @@ def test_log_likelihood_stays_exact_and_finite_when_emissions_differ_by_hundreds
     assert torch.isfinite(scores32.grad).all() and torch.isfinite(single.transitions.grad).all()
 
 
+@pytest.mark.parametrize(("tag_names", "scheme"), [(None, None), (BIO_TAGS, "BIO"), (BIOES_TAGS, "BIOES")])
+def test_gradients_equal_those_of_brute_force_enumeration(tag_names, scheme):
+    """The backward algorithm's gradients of the log-likelihood, for every input and parameter, against autograd
+    through the log-sum-exp of every sequence's score."""
+    num_tags = len(tag_names) if tag_names else 3
+    crf = make_crf(num_tags, scheme_constraints(tag_names, scheme) if tag_names else None, seed=2)
+    lengths = [4, 1, 3]
+    emissions, mask = random_batch(num_tags, lengths, seed=2)
+    emissions = (emissions * 2).requires_grad_(True)
+    tags = torch.randint(0, num_tags, (3, 4), generator=torch.Generator().manual_seed(2))
+    weights = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)  # a different upstream gradient per sequence
+    (crf(emissions, tags, mask) * weights).sum().backward()
+    params = [crf.start_transitions, crf.transitions, crf.end_transitions]
+    got = [emissions.grad, *(param.grad for param in params)]
+    emissions.grad = None
+    crf.zero_grad()
+    total = 0
+    for row, length in enumerate(lengths):
+        _, scores = all_scores(crf, emissions[row], length)
+        gold = brute_force_score(crf, emissions[row], tags[row, :length].tolist())
+        total = total + weights[row] * (gold - scores.logsumexp(0))
+    expected = torch.autograd.grad(total, [emissions, *params])
+    for name, a, b in zip(["emissions", "start", "transitions", "end"], got, expected):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_log_partition_passes_gradcheck():
+    crf = make_crf(len(BIOES_TAGS), scheme_constraints(BIOES_TAGS, "BIOES"), seed=3)
+    emissions, mask = random_batch(len(BIOES_TAGS), [5, 2, 4], seed=3)
+    emissions = emissions.masked_fill(~mask[:, :, None], 0.0).requires_grad_(True)
+    start, transitions, end = (score.detach().requires_grad_(True) for score in crf._scores(DISALLOWED_SCORE))
+    assert torch.autograd.gradcheck(lambda *x: CRF._log_partition(x[0], mask, *x[1:]),
+                                     (emissions, start, transitions, end))
+
+
 def test_log_likelihood_under_bf16_autocast_is_computed_in_float32():
     crf = CRF(len(BIO_TAGS), scheme_constraints(BIO_TAGS, "BIO"))
     emissions = torch.randn(3, 6, len(BIO_TAGS)).bfloat16()  # what a linear layer gives under autocast

@@ -13,7 +13,7 @@ from nlp_lstm.config import ModelConfig
 from nlp_lstm.data.batching import Batch, collate_tagged
 from nlp_lstm.data.conll import read_conll
 from nlp_lstm.data.tag_schemes import convert_sequences
-from nlp_lstm.models.char_cnn import CharCNN
+from nlp_lstm.models.char_cnn import CharCNN, unique_rows
 from nlp_lstm.models.crf import scheme_constraints
 from nlp_lstm.models.tagger import BiLSTMTagger
 from nlp_lstm.text.features import build_char_vocab, encode_words
@@ -218,3 +218,21 @@ def test_char_cnn_runs_each_distinct_word_once_with_the_features_and_gradients_o
     assert (plain[2, 4:] == 0).all()
     for grad, param in zip(grads, cnn.parameters()):
         assert torch.allclose(grad, param.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize(("num_values", "width"), [(2, 1), (86, 12), (86, 30), (4578, 30), (2**40, 3)])
+def test_unique_rows_is_torch_unique_over_rows(num_values: int, width: int) -> None:
+    generator = torch.Generator().manual_seed(width)
+    # few distinct values per column, so rows repeat and share prefixes; ids up to num_values - 1
+    pool = torch.tensor([0, 1, num_values // 2, num_values - 1]).unique()
+    rows = pool[torch.randint(0, len(pool), (500, width), generator=generator)]
+    rows[::7] = rows[3]  # exact repeats
+    expected, expected_inverse = torch.unique(rows, dim=0, return_inverse=True)
+    got, inverse = unique_rows(rows, num_values)
+    assert torch.equal(got, expected) and torch.equal(inverse, expected_inverse)
+
+
+def test_unique_rows_falls_back_for_ids_out_of_range() -> None:
+    rows = torch.tensor([[5, -1], [5, -1], [2, 9]])
+    got, inverse = unique_rows(rows, 4)
+    assert torch.equal(got, torch.tensor([[2, 9], [5, -1]])) and inverse.tolist() == [1, 1, 0]
