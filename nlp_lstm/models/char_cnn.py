@@ -32,7 +32,9 @@ class CharCNN(nn.Module):
         # padded words have no characters at all: give them zeros instead of -inf
         features = features.masked_fill(~mask.any(dim=2), 0.0)
         if inverse is not None:
-            features = features[inverse]
+            # index_select, not features[inverse]: its gradient sums a word's positions in a fixed order, where
+            # indexing's adds them in parallel on the CPU and training differed from run to run on 2 threads
+            features = features.index_select(0, inverse)
         return features.reshape(batch, seq_len, -1)
 
 

@@ -207,10 +207,15 @@ class CRF(nn.Module):
         end: torch.Tensor,
     ) -> torch.Tensor:
         """Score of the given tags: (batch, seq_len, num_tags), (batch, seq_len), (batch, seq_len) -> (batch,)."""
+        # index_select, not indexing: its gradient sums repeated indices in a fixed order, where indexing's adds
+        # them in parallel on the CPU (a large batch's transition gradient changed from run to run)
         emitted = emissions.gather(2, tags[:, :, None]).squeeze(2).masked_fill(~mask, 0)  # (batch, seq_len)
-        transitioned = transitions[tags[:, :-1], tags[:, 1:]].masked_fill(~mask[:, 1:], 0)  # (batch, seq_len - 1)
+        pairs = tags[:, :-1] * transitions.size(1) + tags[:, 1:]  # (batch, seq_len - 1): [from, to] flattened
+        transitioned = transitions.flatten().index_select(0, pairs.flatten()).view(pairs.shape)
+        transitioned = transitioned.masked_fill(~mask[:, 1:], 0)
         last_tags = tags.gather(1, mask.sum(dim=1, keepdim=True) - 1).squeeze(1)  # (batch,)
-        return start[tags[:, 0]] + emitted.sum(dim=1) + transitioned.sum(dim=1) + end[last_tags]
+        return (start.index_select(0, tags[:, 0]) + emitted.sum(dim=1) + transitioned.sum(dim=1)
+                + end.index_select(0, last_tags))
 
     @staticmethod
     def _log_partition(

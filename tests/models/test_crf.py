@@ -286,6 +286,27 @@ def test_log_partition_passes_gradcheck():
                                      (emissions, start, transitions, end))
 
 
+def test_gradients_are_the_same_on_every_run_of_a_large_batch():
+    """Repeated (from, to) pairs are summed in a fixed order; indexing's gradient adds them in parallel on the CPU
+    once a batch holds enough of them, and a batch of 1,024 sentences gave a different gradient on every run."""
+    crf = CRF(len(BIO_TAGS))
+    generator = torch.Generator().manual_seed(0)
+    emissions = torch.randn(1024, 40, len(BIO_TAGS), generator=generator)
+    tags = torch.randint(0, len(BIO_TAGS), (1024, 40), generator=generator)
+    weights = torch.randn(1024, generator=generator)
+    grads = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the suite runs on one thread, where any order of sums is fixed
+    try:
+        for _ in range(5):
+            crf.zero_grad()
+            (crf(emissions, tags) * weights).sum().backward()
+            grads.append([param.grad.clone() for param in crf.parameters()])
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for grad in grads[1:] for a, b in zip(grads[0], grad))
+
+
 def test_log_likelihood_under_bf16_autocast_is_computed_in_float32():
     crf = CRF(len(BIO_TAGS), scheme_constraints(BIO_TAGS, "BIO"))
     emissions = torch.randn(3, 6, len(BIO_TAGS)).bfloat16()  # what a linear layer gives under autocast

@@ -236,3 +236,24 @@ def test_unique_rows_falls_back_for_ids_out_of_range() -> None:
     rows = torch.tensor([[5, -1], [5, -1], [2, 9]])
     got, inverse = unique_rows(rows, 4)
     assert torch.equal(got, torch.tensor([[2, 9], [5, -1]])) and inverse.tolist() == [1, 1, 0]
+
+
+def test_char_cnn_gradients_are_the_same_on_every_run() -> None:
+    """Each distinct word's gradient is summed over its positions in a fixed order (index_select's backward), not
+    by parallel atomic adds (indexing's), so training with a character CNN is reproducible on several threads."""
+    torch.manual_seed(0)
+    cnn = CharCNN(60, 30, 50)
+    words = torch.randint(1, 60, (40, 9))
+    chars = words[torch.randint(0, 40, (64, 50))]  # 3,200 positions, 40 distinct words
+    upstream = torch.randn(64, 50, 50)  # each position of a word gets a different gradient to sum
+    grads = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the suite runs on one thread, where any order of sums is fixed
+    try:
+        for _ in range(5):
+            cnn.zero_grad()
+            (cnn(chars) * upstream).sum().backward()
+            grads.append(cnn.embedding.weight.grad.clone())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(grads[0], grad) for grad in grads[1:])
