@@ -77,6 +77,20 @@ def adamw(params: list[nn.Parameter], lr: float, weight_decay: float) -> torch.o
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
+def clip_gradients(parameters: list[nn.Parameter], max_norm: float) -> None:
+    """nn.utils.clip_grad_norm_ without its multiplication by 1 when the norm is within `max_norm`: the same
+    gradients, bit for bit, and most steps skip a pass over every gradient (the dense embedding gradient is the
+    largest). Only on the CPU, where reading the norm costs no device sync, and with torch >= 2.6."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    get_norm, scale = getattr(nn.utils, "get_total_norm", None), getattr(nn.utils, "clip_grads_with_norm_", None)
+    if not grads or grads[0].device.type != "cpu" or get_norm is None or scale is None:
+        nn.utils.clip_grad_norm_(parameters, max_norm)
+        return
+    norm = get_norm(grads)
+    if not bool(max_norm / (norm + 1e-6) >= 1.0):  # clip_grad_norm_'s coefficient, which it clamps at 1
+        scale(parameters, max_norm, norm)
+
+
 def averaged_epochs(epochs_trained: int, average_last: int) -> int:
     """How many of the last epochs to average: `average_last`, but no more than half of those trained (rounded
     up), since early epochs are far from where training settles."""
@@ -264,7 +278,7 @@ class Trainer:
             else:
                 loss.backward()
             if self.config.clip_grad_norm > 0:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+                clip_gradients(list(self.model.parameters()), self.config.clip_grad_norm)
             if self.scaler is not None:
                 self.scaler.step(self.optimizer)  # skipped when the scaled gradients overflowed
                 self.scaler.update()

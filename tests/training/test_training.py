@@ -26,7 +26,7 @@ from nlp_lstm.tasks import prepare
 from nlp_lstm.tasks.classification import ClassificationTask, EncodedSplit
 from nlp_lstm.text.tokenizers import TextTokenizer
 from nlp_lstm.training.checkpoint import read_checkpoint
-from nlp_lstm.training.trainer import Trainer
+from nlp_lstm.training.trainer import Trainer, clip_gradients
 
 CPU = torch.device("cpu")
 # Measured, not model behaviour: these may differ between two identical runs.
@@ -366,3 +366,19 @@ def test_a_nan_loss_stops_training_with_the_step_and_keeps_the_last_good_checkpo
     assert checkpoint.progress["epoch"] == 1 and checkpoint.progress["epoch_done"]
     weights = checkpoint.model
     assert all(torch.isfinite(t).all() for t in weights.values())
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0, float("nan")])
+def test_clip_gradients_leaves_the_gradients_clip_grad_norm_would_leave(scale: float) -> None:
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(50, 3)
+    ids = torch.randint(1, 50, (4, 7))
+    (model(ids, torch.full((4,), 7)).sum() * scale).backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    expected = [p.grad for p in model.parameters()]
+    for param, grad in zip(model.parameters(), grads):
+        param.grad = grad
+    clip_gradients(list(model.parameters()), 1.0)
+    for got, want in zip((p.grad for p in model.parameters()), expected):
+        assert torch.equal(got, want) or (got.isnan().all() and want.isnan().all())
