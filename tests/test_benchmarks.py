@@ -124,3 +124,21 @@ def test_faithfulness_prints_aopc_for_both_methods_and_random(classifier_dir, tm
     assert re.search(r"^\| method \| AOPC@1 \| AOPC@2 \| AOPC@3 \|$", out, re.M), out
     for name in ("ig", "occlusion", r"random \(2 draws\)"):
         assert re.search(rf"^\| {name} \| -?[\d.]+ \| -?[\d.]+ \| -?[\d.]+ \|$", out, re.M), out
+
+
+def test_bench_epochs_trains_at_both_commits_in_turn_and_prints_the_ratio(tmp_path) -> None:
+    from conftest import sentence_blocks, write_conll
+
+    data = write_conll(tmp_path / "train.txt", sentence_blocks(SHARED_DATA / "conll2003" / "eng.testa")[:64])
+    done = script("scripts/bench_epochs.py", "--against", "HEAD", "--rounds", "2", "--epochs", "1",
+                  "--set", f"data.train=conll:{data}", "--set", f"data.dev=conll:{data}",
+                  "--set", "training.batch_size=16", "--set", "model.hidden_size=16")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for round_ in (1, 2):
+        for name in ("HEAD", "here"):
+            assert re.search(rf"^round {round_} {name}: [\d.]+ s/epoch$", out, re.M), out
+    assert re.search(r"^median s/epoch: HEAD [\d.]+, here [\d.]+ \(fastest [\d.]+ and [\d.]+\)$", out, re.M), out
+    assert re.search(r"^here is [\d.]+x as fast per epoch$", out, re.M), out
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
+    assert "other" not in worktrees  # the temporary checkout is removed again
