@@ -2,6 +2,7 @@ import itertools
 
 import pytest
 import torch
+from conftest import gradients_on_two_threads
 
 from nlp_lstm.models.crf import CRF, DISALLOWED_SCORE, Constraints, scheme_constraints
 
@@ -294,16 +295,7 @@ def test_gradients_are_the_same_on_every_run_of_a_large_batch():
     emissions = torch.randn(1024, 40, len(BIO_TAGS), generator=generator)
     tags = torch.randint(0, len(BIO_TAGS), (1024, 40), generator=generator)
     weights = torch.randn(1024, generator=generator)
-    grads = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # the suite runs on one thread, where any order of sums is fixed
-    try:
-        for _ in range(5):
-            crf.zero_grad()
-            (crf(emissions, tags) * weights).sum().backward()
-            grads.append([param.grad.clone() for param in crf.parameters()])
-    finally:
-        torch.set_num_threads(threads)
+    grads = gradients_on_two_threads(crf, lambda crf: (crf(emissions, tags) * weights).sum())
     assert all(torch.equal(a, b) for grad in grads[1:] for a, b in zip(grads[0], grad))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import gradients_on_two_threads
 
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.data.batching import Batch, collate_tagged
@@ -246,14 +247,5 @@ def test_char_cnn_gradients_are_the_same_on_every_run() -> None:
     words = torch.randint(1, 60, (40, 9))
     chars = words[torch.randint(0, 40, (64, 50))]  # 3,200 positions, 40 distinct words
     upstream = torch.randn(64, 50, 50)  # each position of a word gets a different gradient to sum
-    grads = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # the suite runs on one thread, where any order of sums is fixed
-    try:
-        for _ in range(5):
-            cnn.zero_grad()
-            (cnn(chars) * upstream).sum().backward()
-            grads.append(cnn.embedding.weight.grad.clone())
-    finally:
-        torch.set_num_threads(threads)
-    assert all(torch.equal(grads[0], grad) for grad in grads[1:])
+    grads = gradients_on_two_threads(cnn, lambda cnn: (cnn(chars) * upstream).sum())
+    assert all(torch.equal(a, b) for grad in grads[1:] for a, b in zip(grads[0], grad))
