@@ -279,7 +279,6 @@ class TrainingConfig:
 # Where a tagger's default differs from the field's: Ma & Hovy's BiLSTM-CNN-CRF. `Config.from_dict` fills these
 # in for task = "tagging" when the config leaves the key out; the estimators resolve through it too.
 TAGGING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "tokenizer": {"lowercase": False},
     "model": {"embedding_dim": 100, "dropout": 0.5, "char_embedding_dim": 30, "crf": True},
     "training": {"epochs": 10, "batch_size": 32, "weight_decay": 0.0, "clip_grad_norm": 5.0, "patience": 3},
 }

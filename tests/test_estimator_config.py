@@ -42,7 +42,7 @@ def test_defaults_are_the_configs_for_each_task() -> None:
     assert TextClassifier().get_config() == Config.from_dict({"task": "classification"})
     tagger = Config.from_dict({"task": "tagging"})
     assert SequenceTagger().get_config() == tagger
-    assert tagger.model.crf and tagger.model.char_embedding_dim == 30 and not tagger.tokenizer.lowercase
+    assert tagger.model.crf and tagger.model.char_embedding_dim == 30 and tagger.tokenizer.lowercase
 
 
 def test_an_invalid_parameter_is_named_as_the_estimator_names_it() -> None:
