@@ -24,13 +24,14 @@ from pathlib import Path
 from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
+from ..config import TOKENIZER_KINDS
 from ..errors import ConfigError, DataError, ModelDirError
 from .vocab import Vocab
 
 PAD = "<pad>"
 UNK = "<unk>"
 SPECIALS = [PAD, UNK]
-KINDS = ("word", "char", "bpe", "wordpiece")
+KINDS = TOKENIZER_KINDS  # word | char | bpe | wordpiece (one list, in nlp_lstm.config)
 _WORD_PATTERN = Regex(r"\w+(?:['’]\w+)*|[^\w\s]")
 _WHITESPACE_CONTROLS = "[\x0b\x0c\x1c-\x1f\x85]"  # VT, FF, FS, GS, RS, US, NEL
 QUIET = {"show_progress": False}  # the Rust trainers otherwise print progress lines straight to the terminal
