@@ -129,7 +129,11 @@ def test_faithfulness_prints_aopc_for_both_methods_and_random(classifier_dir, tm
 def test_bench_epochs_trains_at_both_commits_in_turn_and_prints_the_ratio(tmp_path) -> None:
     from conftest import sentence_blocks, write_conll
 
+    def worktrees() -> str:
+        return subprocess.run(["git", "worktree", "list"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
+
     data = write_conll(tmp_path / "train.txt", sentence_blocks(SHARED_DATA / "conll2003" / "eng.testa")[:64])
+    before = worktrees()
     done = script("scripts/bench_epochs.py", "--against", "HEAD", "--rounds", "2", "--epochs", "1",
                   "--set", f"data.train=conll:{data}", "--set", f"data.dev=conll:{data}",
                   "--set", "training.batch_size=16", "--set", "model.hidden_size=16")
@@ -140,5 +144,4 @@ def test_bench_epochs_trains_at_both_commits_in_turn_and_prints_the_ratio(tmp_pa
             assert re.search(rf"^round {round_} {name}: [\d.]+ s/epoch$", out, re.M), out
     assert re.search(r"^median s/epoch: HEAD [\d.]+, here [\d.]+ \(fastest [\d.]+ and [\d.]+\)$", out, re.M), out
     assert re.search(r"^here is [\d.]+x as fast per epoch$", out, re.M), out
-    worktrees = subprocess.run(["git", "worktree", "list"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
-    assert "other" not in worktrees  # the temporary checkout is removed again
+    assert worktrees() == before  # the temporary checkout is removed again
