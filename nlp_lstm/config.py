@@ -151,7 +151,8 @@ class ModelConfig:
     # training words have a vector, else random
     pretrained_vectors: str = "auto"
     freeze_embeddings: bool = False  # keep the word vectors fixed during training
-    extend_vocab: int = 0  # add up to this many of the most frequent pretrained words that training lacks
+    # add up to this many of the most frequent pretrained words that training lacks (none without pretrained vectors)
+    extend_vocab: int = 0
     unknown_init: str = "uniform"  # rows of words without a pretrained vector: uniform | normal | zeros
     lowercase_fallback: bool = True  # look a word up lowercased when its own form has no vector
     lstm: str = "fused"  # fused: torch.nn.LSTM's kernel (fast); explicit: the gate equations step by step
@@ -168,9 +169,8 @@ class ModelConfig:
         _check(self.unknown_init in UNKNOWN_INITS, "model.unknown_init", f"one of {', '.join(UNKNOWN_INITS)}",
                self.unknown_init)
         if not self.pretrained_vectors:
-            for name, off in (("freeze_embeddings", False), ("extend_vocab", 0)):
-                _check(getattr(self, name) == off, f"model.{name}",
-                       f"{toml_value(off)} without model.pretrained_vectors", getattr(self, name))
+            _check(not self.freeze_embeddings, "model.freeze_embeddings", "false without model.pretrained_vectors",
+                   self.freeze_embeddings)
         for name in ("char_embedding_dim", "casing_embedding_dim"):
             _width(f"model.{name}", getattr(self, name), minimum=0)
         _width("model.char_filters", self.char_filters)
@@ -279,7 +279,7 @@ class TrainingConfig:
 # Where a tagger's default differs from the field's: Ma & Hovy's BiLSTM-CNN-CRF. `Config.from_dict` fills these
 # in for task = "tagging" when the config leaves the key out; the estimators resolve through it too.
 TAGGING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "model": {"embedding_dim": 100, "dropout": 0.5, "char_embedding_dim": 30, "crf": True},
+    "model": {"embedding_dim": 100, "dropout": 0.5, "char_embedding_dim": 30, "crf": True, "extend_vocab": 100000},
     "training": {"epochs": 10, "batch_size": 32, "weight_decay": 0.0, "clip_grad_norm": 5.0, "patience": 3},
 }
 

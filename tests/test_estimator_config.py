@@ -43,6 +43,8 @@ def test_defaults_are_the_configs_for_each_task() -> None:
     tagger = Config.from_dict({"task": "tagging"})
     assert SequenceTagger().get_config() == tagger
     assert tagger.model.crf and tagger.model.char_embedding_dim == 30 and tagger.tokenizer.lowercase
+    assert tagger.model.extend_vocab == 100000 and Config.from_dict({}).model.extend_vocab == 0
+    assert SequenceTagger(pretrained_vectors="").get_config().model.extend_vocab == 100000  # no error: nothing to add
 
 
 def test_an_invalid_parameter_is_named_as_the_estimator_names_it() -> None:

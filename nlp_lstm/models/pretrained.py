@@ -32,8 +32,11 @@ def choose_vectors(tokenizer: TextTokenizer, m: ModelConfig, word_tokens: bool =
     """`m` with pretrained_vectors = "auto" decided, and a line saying what was chosen and why: GloVe 6B 50d
     (embedding_dim becomes its 50) when it is installed, the tokens are words, embedding_dim is `default_dim`
     (the task's default: not chosen by the user) or 50, and most of the most frequent training words have a
-    GloVe vector; else random embeddings. Any other `m` comes back as it is. The vectors come back when chosen,
-    so that `pretrained_vocabulary` need not load them again."""
+    GloVe vector; else random embeddings. Random embeddings come back with extend_vocab 0 (there is nothing to
+    add from), any other `m` as it is. The vectors come back when chosen, so that `pretrained_vocabulary` need
+    not load them again."""
+    if not m.pretrained_vectors:
+        return dataclasses.replace(m, extend_vocab=0), "", None
     if m.pretrained_vectors != AUTO:
         return m, "", None
     random = dataclasses.replace(m, pretrained_vectors="", freeze_embeddings=False, extend_vocab=0)

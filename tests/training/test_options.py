@@ -211,6 +211,8 @@ def test_frozen_embeddings_without_vectors_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"'model\.freeze_embeddings' .*false without model.pretrained_vectors"):
         ModelConfig(pretrained_vectors="", freeze_embeddings=True)
     assert ModelConfig(freeze_embeddings=True).pretrained_vectors == "auto"  # auto decides later
+    # extend_vocab is an upper bound that random embeddings leave at nothing added (taggers default to 100000)
+    assert ModelConfig(pretrained_vectors="", extend_vocab=100000).extend_vocab == 100000
 
 
 def test_unk_replace_trains_the_unk_vector_and_is_recorded(sst2_600: Path, tmp_path: Path) -> None:
