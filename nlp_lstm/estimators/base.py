@@ -27,6 +27,7 @@ from ..device import precision_note, resolve_device
 from ..errors import ConfigError, ModelDirError
 from ..model_dir import model_format
 from ..models.ensemble import ensemble
+from ..models.pretrained import format_coverage
 from ..runs import ensemble_record, member_configs
 from ..tasks import Prepared, prepare, prepare_refit
 from ..training.trainer import Trainer
@@ -165,7 +166,8 @@ class ConfigEstimator(BaseEstimator):
 
 
     def _fit_line(self, prepared: Prepared, config: Config, device: torch.device) -> str:
-        """What fit trains on, where, in which precision, and how it chooses the epoch, in one line."""
+        """What fit trains on, where, in which precision, and how it chooses the epoch, in one line; then the
+        pretrained vectors' lines, where it uses them."""
         sizes = ", ".join(f"{split} {n:,}" for split, n in prepared.sizes.items())
         held = prepared.data_notes.get("validation")
         if held and "not_carved" in held:
@@ -178,10 +180,11 @@ class ConfigEstimator(BaseEstimator):
             dev = "the best epoch on eval_set is kept"
         else:
             dev = f"no dev data: all {config.training.epochs} epochs run and the last one is kept"
-        choice = prepared.data_notes.get("vectors_choice")
         where = f"{device}, {precision_note(config.training.precision, device)}"
-        return f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {where} | {dev}" + (
-            f"\n{choice}" if choice else "")
+        # the vectors, as `nlp-lstm train` prints them: "auto"'s choice, then their coverage and added words
+        notes = [prepared.data_notes.get("vectors_choice"), prepared.data_notes.get("pretrained")]
+        vectors = [note if isinstance(note, str) else format_coverage(note) for note in notes if note]
+        return "\n".join([f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {where} | {dev}", *vectors])
 
 
 def _config_value(value: Any) -> Any:
