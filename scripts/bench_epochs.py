@@ -5,7 +5,8 @@ times each, alternating so that the machine's drift falls on both sides alike. E
 RECIPE --set training.epochs=N --set training.patience=0 --set training.baselines=false` from the repository
 root (so the recipes' relative data paths resolve), each side with its own code and its own copy of the
 recipe; `--set` values go to both sides and `--here-set` values to this checkout only (e.g. a setting the
-other commit does not have). Training seconds are the ones each epoch line prints (dev scoring excluded).
+other commit does not have). Training seconds are each epoch's `train_seconds` in the run's history.jsonl, unrounded
+(dev scoring excluded).
 
     python scripts/bench_epochs.py --against e954f1a                       # the CoNLL-2003 recipe
     python scripts/bench_epochs.py --against e954f1a --here-set training.precision=fp32
@@ -16,6 +17,7 @@ other commit does not have). Training seconds are the ones each epoch line print
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -35,7 +37,11 @@ def epoch_seconds(root: Path, recipe: str, settings: list[str], out: Path) -> li
     command = [sys.executable, "-c", LAUNCH, str(root), "train", str(root / recipe), *sets, "--no-progress",
                "--output", str(out)]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
-    seconds = [float(value) for value in EPOCH_LINE.findall(done.stdout)]
+    history = out / "history.jsonl"
+    if done.returncode == 0 and history.exists():  # unrounded; the epoch lines print tenths of a second
+        seconds = [json.loads(line)["train_seconds"] for line in history.read_text(encoding="utf-8").splitlines()]
+    else:
+        seconds = [float(value) for value in EPOCH_LINE.findall(done.stdout)]
     if done.returncode != 0 or not seconds:
         raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}):\n{done.stdout[-2000:]}"
                          f"{done.stderr[-2000:]}")
@@ -63,7 +69,7 @@ def main() -> None:
                 for name, root, extra in ((args.against, other, []), ("here", REPO_ROOT, args.here_set)):
                     run = epoch_seconds(root, args.recipe, settings + extra, Path(tmp) / f"{name}-{round_}")
                     seconds[name] += run
-                    print(f"round {round_} {name}: " + ", ".join(f"{value:.1f}" for value in run) + " s/epoch",
+                    print(f"round {round_} {name}: " + ", ".join(f"{value:.2f}" for value in run) + " s/epoch",
                           flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=REPO_ROOT, check=False)
