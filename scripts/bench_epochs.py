@@ -5,7 +5,7 @@ times each, alternating so that the machine's drift falls on both sides alike. E
 RECIPE --set training.epochs=N --set training.patience=0 --set training.baselines=false` from the repository
 root (so the recipes' relative data paths resolve), each side with its own code and its own copy of the
 recipe; `--set` values go to both sides and `--here-set` values to this checkout only (e.g. a setting the
-other commit does not have). Training seconds are each epoch's `train_seconds` in the run's history.jsonl, unrounded
+other commit does not have). Training seconds are each epoch's `train_seconds` in the run's history.jsonl
 (dev scoring excluded).
 
     python scripts/bench_epochs.py --against e954f1a                       # the CoNLL-2003 recipe
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -28,21 +27,18 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # the checkout's package first on the path, so an editable install of this one does not shadow it
 LAUNCH = "import sys; sys.path.insert(0, sys.argv.pop(1)); from nlp_lstm.cli import main; sys.exit(main())"
-EPOCH_LINE = re.compile(r"^epoch \d+: .* ([\d.]+)s$", re.M)
 
 
 def epoch_seconds(root: Path, recipe: str, settings: list[str], out: Path) -> list[float]:
-    """Train `recipe` with the code in `root`; the seconds of each epoch it printed."""
+    """Train `recipe` with the code in `root`; the training seconds of each epoch, from its history.jsonl."""
     sets = [arg for value in settings for arg in ("--set", value)]
     command = [sys.executable, "-c", LAUNCH, str(root), "train", str(root / recipe), *sets, "--no-progress",
                "--output", str(out)]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
-    history = out / "history.jsonl"
-    if done.returncode == 0 and history.exists():  # unrounded; the epoch lines print tenths of a second
-        seconds = [json.loads(line)["train_seconds"] for line in history.read_text(encoding="utf-8").splitlines()]
-    else:
-        seconds = [float(value) for value in EPOCH_LINE.findall(done.stdout)]
-    if done.returncode != 0 or not seconds:
+    history = out / "history.jsonl"  # unrounded seconds; the epoch lines print tenths
+    seconds = ([json.loads(line)["train_seconds"] for line in history.read_text(encoding="utf-8").splitlines()]
+               if done.returncode == 0 and history.exists() else [])
+    if not seconds:
         raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}):\n{done.stdout[-2000:]}"
                          f"{done.stderr[-2000:]}")
     return seconds

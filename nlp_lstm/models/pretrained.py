@@ -35,11 +35,11 @@ def choose_vectors(tokenizer: TextTokenizer, m: ModelConfig, word_tokens: bool =
     GloVe vector; else random embeddings. Random embeddings come back with extend_vocab 0 (there is nothing to
     add from), any other `m` as it is. The vectors come back when chosen, so that `pretrained_vocabulary` need
     not load them again."""
+    random = dataclasses.replace(m, pretrained_vectors="", freeze_embeddings=False, extend_vocab=0)
     if not m.pretrained_vectors:
-        return dataclasses.replace(m, extend_vocab=0), "", None
+        return random, "", None
     if m.pretrained_vectors != AUTO:
         return m, "", None
-    random = dataclasses.replace(m, pretrained_vectors="", freeze_embeddings=False, extend_vocab=0)
     if not word_tokens:
         return random, 'pretrained_vectors = "auto": random embeddings (the tokens are not words)', None
     if m.embedding_dim not in (default_dim if default_dim is not None else m.embedding_dim, GLOVE_DIM):
