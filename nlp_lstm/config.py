@@ -221,8 +221,8 @@ class TrainingConfig:
     lr_decay: float = 0.5  # plateau: the factor the learning rate is multiplied by
     class_weights: Any = ""  # "" (none) | "balanced" (inverse training frequency) | a table {label = weight}
     unk_replace: float = 0.0  # chance that a word seen once in training becomes <unk> in a training batch
-    # autocast of the training forward pass: auto (bf16 on a CPU with AVX512-BF16 or AMX, else fp32) | fp32 | bf16 |
-    # fp16 (CUDA only)
+    # autocast of the training forward pass: auto (bf16 on a CPU with AVX512-BF16 or AMX, else fp32) | fp32 | bf16
+    # (CUDA, or a CPU with AVX512) | fp16 (CUDA only)
     precision: str = "auto"
     checkpoint_every: int = 0  # also write checkpoints/last.safetensors every this many steps (0: at epoch ends)
     # nlp-lstm train: score baselines beside the model on dev and test (majority class and TF-IDF + logistic

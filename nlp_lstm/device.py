@@ -30,6 +30,12 @@ def native_bf16(device: torch.device) -> str:
     return " and ".join(found)
 
 
+def onednn_bf16() -> bool:
+    """Whether torch's oneDNN kernels, its CPU LSTM among them, run in bfloat16 on this CPU (they need AVX512)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else True
+
+
 def resolve_precision(precision: str, device: torch.device) -> tuple[str, str]:
     """The precision `training.precision` trains in on `device`, and why when it was "auto": bf16 on a CPU with
     native bf16 (docs/performance.md#bf16), else fp32."""
@@ -56,6 +62,9 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "fp16" and device.type != "cuda":
         raise ConfigError(f'training.precision = "fp16" needs a CUDA device, and training runs on {device}; '
                           f'use "bf16" or "fp32"')
+    if precision == "bf16" and device.type == "cpu" and not onednn_bf16():
+        raise ConfigError('training.precision = "bf16": torch\'s LSTM has no bfloat16 kernel on this CPU (oneDNN '
+                          'needs AVX512); use "fp32", or "auto", which trains in fp32 here')
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError(f'training.precision = "bf16": {torch.cuda.get_device_name(device)} has no bfloat16 '
                           f'support; use "fp16" or "fp32"')

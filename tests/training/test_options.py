@@ -17,6 +17,7 @@ from torch import nn
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig
 from nlp_lstm.data.batching import collate
+from nlp_lstm.device import onednn_bf16
 from nlp_lstm.errors import ConfigError
 from nlp_lstm.model_dir import load_model_dir
 from nlp_lstm.models.classifier import BiLSTMClassifier
@@ -236,6 +237,10 @@ def test_unk_replace_trains_the_unk_vector_and_is_recorded(sst2_600: Path, tmp_p
 # ---------------------------------------------------------------- precision
 
 
+NO_BF16_LSTM = pytest.mark.skipif(not onednn_bf16(), reason="torch's CPU LSTM has no bfloat16 kernel (needs AVX512)")
+
+
+@NO_BF16_LSTM
 def test_bf16_autocast_runs_the_training_forward_in_bfloat16_and_keeps_fp32_weights(sst2_600: Path,
                                                                                     tmp_path: Path) -> None:
     from nlp_lstm.training.trainer import Trainer
@@ -264,6 +269,7 @@ def test_bf16_autocast_runs_the_training_forward_in_bfloat16_and_keeps_fp32_weig
                    ClassificationTask(["0", "1"], 0, 16)).scaler is None  # bf16 needs no loss scaling
 
 
+@NO_BF16_LSTM
 def test_bf16_crf_tagger_loss_is_summed_in_fp32() -> None:
     tagger = BiLSTMTagger(30, 5, ModelConfig(embedding_dim=8, hidden_size=8, crf=True))
     task = TaggingTask(["O", "B-X", "I-X", "E-X", "S-X"], None, None)
@@ -284,10 +290,12 @@ def test_bf16_crf_tagger_loss_is_summed_in_fp32() -> None:
 ])
 def test_auto_precision_is_bf16_exactly_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch, units: dict,
                                                                  expected: tuple[str, str]) -> None:
+    import nlp_lstm.device
     from nlp_lstm.device import autocast_dtype, resolve_precision
 
     for name, value in units.items():
         monkeypatch.setattr(torch.cpu, name, lambda value=value: value)
+    monkeypatch.setattr(nlp_lstm.device, "onednn_bf16", lambda: True)  # as on every CPU with AVX512-BF16
     assert resolve_precision("auto", torch.device("cpu")) == expected
     assert autocast_dtype("auto", torch.device("cpu")) == (torch.bfloat16 if expected[0] == "bf16" else None)
     assert resolve_precision("fp32", torch.device("cpu")) == ("fp32", "")  # an explicit choice stands
@@ -309,6 +317,17 @@ def test_a_run_says_which_precision_auto_chose(sst2_600: Path, tmp_path: Path,
 def test_fp16_without_cuda_is_refused_before_any_data_is_read(tmp_path: Path) -> None:
     config = small_config(tmp_path / "no-such-folder", precision="fp16")
     with pytest.raises(ConfigError, match='training.precision = "fp16" needs a CUDA device.*use "bf16" or "fp32"'):
+        quiet(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_bf16_where_the_cpu_lstm_has_no_bfloat16_kernel_is_refused_before_any_data_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nlp_lstm.device
+
+    monkeypatch.setattr(nlp_lstm.device, "onednn_bf16", lambda: False)
+    config = small_config(tmp_path / "no-such-folder", precision="bf16")
+    with pytest.raises(ConfigError, match='precision = "bf16": torch\'s LSTM has no bfloat16 kernel on this CPU'):
         quiet(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
