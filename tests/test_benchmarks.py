@@ -150,3 +150,20 @@ def test_bench_epochs_trains_at_both_commits_in_turn_and_prints_the_ratio(tmp_pa
     assert medians and min(float(value) for value in medians.groups()) > 0, out  # unrounded, even for short epochs
     assert re.search(r"^here is [\d.]+x as fast per epoch$", out, re.M), out
     assert worktrees() == before  # the temporary checkout is removed again
+
+
+def test_bench_embedding_rows_times_both_ways_in_turn_and_checks_they_train_the_same(tmp_path) -> None:
+    from conftest import sentence_blocks, write_conll
+
+    data = write_conll(tmp_path / "train.txt", sentence_blocks(SHARED_DATA / "conll2003" / "eng.testa")[:100])
+    done = script("scripts/bench_embedding_rows.py", "--data", f"conll:{data}", "--steps", "3", "--rounds", "2",
+                  "--set", "model.hidden_size=8", "--set", "model.extend_vocab=5000")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for round_ in (1, 2):
+        rows = re.search(rf"^round {round_} rows : +[\d.]+ ms a step \(the optimizer holds ([\d,]+) of ([\d,]+) "
+                         rf"embedding rows\)$", out, re.M)
+        assert rows and int(rows[2].replace(",", "")) - int(rows[1].replace(",", "")) == 5000, out
+        assert re.search(rf"^round {round_} whole: +[\d.]+ ms a step \(the optimizer holds ([\d,]+) of \1 ", out, re.M)
+    assert re.search(r"; same weights both ways: yes$", out, re.M), out
+    assert re.search(r"^rows training reaches: [\d.]+x as fast per step$", out, re.M), out

@@ -76,6 +76,13 @@ def row_lengths(rows: Sequence[Sequence[int]]) -> np.ndarray:
     return rows.lengths() if isinstance(rows, RaggedIds) else np.fromiter(map(len, rows), np.int64, len(rows))
 
 
+def max_id(rows: Sequence[Sequence[int]]) -> int:
+    """The largest id in all rows; -1 when they hold none."""
+    if isinstance(rows, RaggedIds):
+        return int(rows.flat.max()) if len(rows.flat) else -1
+    return max((int(max(row)) for row in rows if len(row)), default=-1)
+
+
 def token_counts(rows: Sequence[Sequence[int]], size: int) -> np.ndarray:
     """(size,) int64 occurrences of each id in all rows (ids >= size are not counted)."""
     flat = rows.flat if isinstance(rows, RaggedIds) else np.fromiter(

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..config import TrainingConfig
 from ..data.batching import BucketBatchSampler
+from ..data.ragged import max_id
 from ..device import autocast_dtype
 from ..errors import TrainingError, TrainingInterrupted
 from ..io import atomic_save_tensors
@@ -139,6 +140,8 @@ class Trainer:
         self.autocast = autocast_dtype(config.precision, device)
         # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast == torch.float16 else None
+        # the word embedding and the view of its leading rows that the optimizer holds instead (see fit)
+        self.embedding_rows: tuple[nn.Parameter, nn.Parameter] | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.recent_states: list[dict[str, torch.Tensor]] = []  # the last `average_last` epochs' weights
         self._signal: int | None = None  # set by SIGINT/SIGTERM during fit
@@ -169,6 +172,7 @@ class Trainer:
         tokens/s) every LOG_EVERY steps."""
         config = self.config
         self.on_log = on_log
+        self._optimize_trained_rows(train)
         sampler = BucketBatchSampler(self.task.lengths(train), config.batch_size, seed=config.seed, rank=self.rank,
                                      world_size=self.world_size, batch_tokens=config.batch_tokens)
         total_steps = config.epochs * len(sampler)
@@ -272,11 +276,14 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
                 loss = self.task.loss(self.train_model, batch.to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
+            if self.embedding_rows is not None:
+                self.embedding_rows[0].grad = None
+            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+            if self.embedding_rows is not None:
+                weight, rows = self.embedding_rows
+                rows.grad = weight.grad[: rows.size(0)] if weight.grad is not None else None  # a view, not a copy
             if self.scaler is not None:
-                self.scaler.scale(loss).backward()
                 self.scaler.unscale_(self.optimizer)  # clip the true gradients
-            else:
-                loss.backward()
             if self.config.clip_grad_norm > 0:
                 clip_gradients(list(self.model.parameters()), self.config.clip_grad_norm)
             if self.scaler is not None:
@@ -317,6 +324,27 @@ class Trainer:
         # every rank's share: the mean loss over all ranks' pieces, and all of their tokens
         loss_sum = total(progress.loss_sum.item(), self.device) / self.world_size
         return loss_sum / max(progress.batch, 1), int(total(progress.tokens, self.device)), seconds
+
+    def _optimize_trained_rows(self, train: Any) -> None:
+        """Give the optimizer a view of the word embedding's rows up to the largest id in the training data in
+        place of the whole table, when there are rows after it (pretrained words added to the vocabulary that no
+        training text has) and no weight decay. Those rows never get a gradient, and AdamW without weight decay
+        leaves a parameter whose gradients were all 0 exactly as it is, so the model trains bit for bit as before
+        while each step skips updating them and Adam keeps no moments for them (on CoNLL-2003 with the taggers'
+        100,000 added GloVe words, 83% of the table)."""
+        embedding = getattr(self.model, "embedding", None)
+        ids = getattr(train, "ids", None)
+        if (self.embedding_rows is not None or not isinstance(embedding, nn.Embedding) or ids is None
+                or not embedding.weight.requires_grad or self.config.weight_decay != 0):
+            return
+        weight = embedding.weight
+        used = max_id(ids) + 1
+        if used >= weight.size(0):
+            return
+        rows = nn.Parameter(weight.detach()[:used])  # shares the table's storage: the optimizer updates it in place
+        self.optimizer = adamw([rows if p is weight else p for p in self.model.parameters() if p.requires_grad],
+                               self.config.learning_rate, self.config.weight_decay)
+        self.embedding_rows = (weight, rows)
 
     def _stop_if_diverged(self, first_bad: torch.Tensor, epoch: int) -> None:
         """A TrainingError naming the first step whose loss was NaN or infinite, if there was one. Checkpoints
@@ -366,6 +394,12 @@ class Trainer:
         try:
             self.model.load_state_dict(saved.model)
             self.optimizer.load_state_dict(saved.optimizer)
+            for group in self.optimizer.param_groups:  # load_state_dict compares the parameter counts, not shapes
+                for p in group["params"]:
+                    moment = self.optimizer.state.get(p, {}).get("exp_avg")
+                    if moment is not None and moment.shape != p.shape:
+                        raise ValueError(f"optimizer state of shape {tuple(moment.shape)} for a parameter of "
+                                         f"shape {tuple(p.shape)}")
         except (RuntimeError, ValueError, KeyError) as err:
             raise TrainingError(f"{path}: does not fit this model and config ({str(err).splitlines()[0]}); "
                                 f"it was written by another run") from None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -142,11 +143,16 @@ def tagger_config(folder: Path) -> Config:
     )
 
 
+@pytest.mark.parametrize("added_words", [0, 2000])
 def test_a_crf_tagger_crashed_mid_epoch_resumes_exactly(shared_data: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                                        monkeypatch: pytest.MonkeyPatch, added_words: int) -> None:
     write_conll(tmp_path / "train.conll", sentence_blocks(shared_data / "conll2003" / "eng.train")[:200])
     write_conll(tmp_path / "dev.conll", sentence_blocks(shared_data / "conll2003" / "eng.testa")[:50])
     config = tagger_config(tmp_path)
+    if added_words:  # GloVe words no training sentence has: the optimizer holds the embedding's other rows only
+        config.model = dataclasses.replace(config.model, embedding_dim=50, pretrained_vectors="glove-6b-50d",
+                                           extend_vocab=added_words)
+        config.training = dataclasses.replace(config.training, weight_decay=0.0)  # as the taggers' default
     assert config.model.crf
     quiet(train, config, tmp_path / "unbroken", progress=False)
 
@@ -162,7 +168,10 @@ def test_a_crf_tagger_crashed_mid_epoch_resumes_exactly(shared_data: Path, tmp_p
     with pytest.raises(RuntimeError, match="went away"):
         quiet(train, config, tmp_path / "crashed", progress=False)
     monkeypatch.setattr(TaggingTask, "loss", loss)
-    assert read_checkpoint(tmp_path / "crashed" / "checkpoints" / "last.safetensors").progress["steps"] == 16
+    checkpoint = read_checkpoint(tmp_path / "crashed" / "checkpoints" / "last.safetensors")
+    assert checkpoint.progress["steps"] == 16
+    table = checkpoint.model["embedding.weight"]
+    assert checkpoint.optimizer["state"][0]["exp_avg"].shape == (table.size(0) - added_words, table.size(1))
     quiet(train, config, resume=tmp_path / "crashed", progress=False)
     got, want = outcome(tmp_path / "crashed"), outcome(tmp_path / "unbroken")
     for name, tensor in want.pop("weights").items():

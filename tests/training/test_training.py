@@ -382,3 +382,50 @@ def test_clip_gradients_leaves_the_gradients_clip_grad_norm_would_leave(scale: f
     clip_gradients(list(model.parameters()), 1.0)
     for got, want in zip((p.grad for p in model.parameters()), expected):
         assert torch.equal(got, want) or (got.isnan().all() and want.isnan().all())
+
+
+# ---------------------------------------------------------------- (g) embedding rows no training text has
+
+
+def added_words_run(sst2_dir: Path, tmp_path: Path, weight_decay: float, narrow: bool = True
+                    ) -> tuple[Trainer, torch.Tensor, int]:
+    """Two epochs of a classifier whose vocabulary ends with 500 words no training phrase has, clipped on most
+    steps; the trainer, the embedding table before training, and how many rows training can reach."""
+    tmp_path.mkdir()
+    data = load_texts(f"tsv:{write_slice(sst2_dir / 'train.tsv', tmp_path / 'train.tsv', 0, 300)}", "sentence")
+    labels = sorted(set(data.labels))
+    trained = TextTokenizer.train(data.texts, "word", True, 5000, 1)
+    tokenizer = trained.with_words(f"unseen{k}" for k in range(500))
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(len(tokenizer), len(labels), ModelConfig(embedding_dim=16, hidden_size=16),
+                             tokenizer.pad_id)
+    before = model.embedding.weight.detach().clone()
+    config = TrainingConfig(epochs=2, batch_size=32, learning_rate=0.01, weight_decay=weight_decay,
+                            clip_grad_norm=0.5, average_last=1, device="cpu")
+    trainer = Trainer(model, config, CPU, ClassificationTask(labels, tokenizer.pad_id), progress=False,
+                      verbose=False)
+    if not narrow:
+        trainer._optimize_trained_rows = lambda train: None  # the whole table in the optimizer, as without this
+    trainer.fit(EncodedSplit(tokenizer.encode_batch(data.texts), [labels.index(y) for y in data.labels]), None)
+    return trainer, before, len(trained)
+
+
+def test_the_optimizer_holds_only_the_embedding_rows_training_reaches_and_trains_bit_for_bit_the_same(
+        sst2_dir: Path, tmp_path: Path) -> None:
+    trainer, before, reached = added_words_run(sst2_dir, tmp_path / "a", weight_decay=0.0)
+    table = trainer.model.embedding.weight
+    held = trainer.optimizer.param_groups[0]["params"][0]
+    assert held.shape == (reached, 16) and held.data_ptr() == table.data_ptr()  # a view of the table's first rows
+    assert torch.equal(table[reached:], before[reached:]) and not torch.equal(table[:reached], before[:reached])
+    whole, _, _ = added_words_run(sst2_dir, tmp_path / "b", weight_decay=0.0, narrow=False)
+    assert whole.optimizer.param_groups[0]["params"][0] is whole.model.embedding.weight
+    for name, tensor in whole.model.state_dict().items():
+        assert torch.equal(trainer.model.state_dict()[name], tensor), name
+
+
+def test_with_weight_decay_the_optimizer_holds_the_whole_embedding_which_decays_rows_training_never_reaches(
+        sst2_dir: Path, tmp_path: Path) -> None:
+    trainer, before, reached = added_words_run(sst2_dir, tmp_path / "a", weight_decay=0.1)
+    table = trainer.model.embedding.weight.detach()
+    assert trainer.optimizer.param_groups[0]["params"][0] is trainer.model.embedding.weight
+    assert (table[reached:].abs() < before[reached:].abs()).all()
