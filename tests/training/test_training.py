@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 from nlp_lstm.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainingConfig, load_config
 from nlp_lstm.data.sources import load_texts
+from nlp_lstm.errors import TrainingError
 from nlp_lstm.model_dir import FILES, SavedModel, save_model_dir
 from nlp_lstm.models.classifier import BiLSTMClassifier
 from nlp_lstm.predictor import Predictor, predict_proba_ids
@@ -387,8 +388,8 @@ def test_clip_gradients_leaves_the_gradients_clip_grad_norm_would_leave(scale: f
 # ---------------------------------------------------------------- (g) embedding rows no training text has
 
 
-def added_words_run(sst2_dir: Path, tmp_path: Path, weight_decay: float, narrow: bool = True
-                    ) -> tuple[Trainer, torch.Tensor, int]:
+def added_words_run(sst2_dir: Path, tmp_path: Path, weight_decay: float, narrow: bool = True,
+                    checkpoints: Path | None = None, resume: bool = False) -> tuple[Trainer, torch.Tensor, int]:
     """Two epochs of a classifier whose vocabulary ends with 500 words no training phrase has, clipped on most
     steps; the trainer, the embedding table before training, and how many rows training can reach."""
     tmp_path.mkdir()
@@ -402,11 +403,12 @@ def added_words_run(sst2_dir: Path, tmp_path: Path, weight_decay: float, narrow:
     before = model.embedding.weight.detach().clone()
     config = TrainingConfig(epochs=2, batch_size=32, learning_rate=0.01, weight_decay=weight_decay,
                             clip_grad_norm=0.5, average_last=1, device="cpu")
-    trainer = Trainer(model, config, CPU, ClassificationTask(labels, tokenizer.pad_id), progress=False,
+    trainer = Trainer(model, config, CPU, ClassificationTask(labels, tokenizer.pad_id), checkpoints, progress=False,
                       verbose=False)
     if not narrow:
         trainer._optimize_trained_rows = lambda train: None  # the whole table in the optimizer, as without this
-    trainer.fit(EncodedSplit(tokenizer.encode_batch(data.texts), [labels.index(y) for y in data.labels]), None)
+    trainer.fit(EncodedSplit(tokenizer.encode_batch(data.texts), [labels.index(y) for y in data.labels]), None,
+                resume=resume)
     return trainer, before, len(trained)
 
 
@@ -429,3 +431,11 @@ def test_with_weight_decay_the_optimizer_holds_the_whole_embedding_which_decays_
     table = trainer.model.embedding.weight.detach()
     assert trainer.optimizer.param_groups[0]["params"][0] is trainer.model.embedding.weight
     assert (table[reached:].abs() < before[reached:].abs()).all()
+
+
+def test_resuming_from_optimizer_state_of_other_shapes_is_refused(sst2_dir: Path, tmp_path: Path) -> None:
+    added_words_run(sst2_dir, tmp_path / "a", weight_decay=0.0, checkpoints=tmp_path / "checkpoints")
+    with pytest.raises(TrainingError, match=r"does not fit this model and config \(optimizer state of shape "
+                                            r"\(\d+, 16\) for a parameter of shape \(\d+, 16\)\)"):
+        added_words_run(sst2_dir, tmp_path / "b", weight_decay=0.0, narrow=False,
+                        checkpoints=tmp_path / "checkpoints", resume=True)
