@@ -329,9 +329,9 @@ class Trainer:
         """Give the optimizer a view of the word embedding's rows up to the largest id in the training data in
         place of the whole table, when there are rows after it (pretrained words added to the vocabulary that no
         training text has) and no weight decay. Those rows never get a gradient, and AdamW without weight decay
-        leaves a parameter whose gradients were all 0 exactly as it is, so the model trains bit for bit as before
-        while each step skips updating them and Adam keeps no moments for them (on CoNLL-2003 with the taggers'
-        100,000 added GloVe words, 83% of the table)."""
+        leaves a parameter whose gradients were all 0 exactly as it is, so the model trains bit for bit as with the
+        whole table while each step skips updating them and Adam keeps no moments for them
+        (docs/performance.md#pretrained-words-added-to-a-taggers-vocabulary)."""
         embedding = getattr(self.model, "embedding", None)
         ids = getattr(train, "ids", None)
         if (self.embedding_rows is not None or not isinstance(embedding, nn.Embedding) or ids is None
