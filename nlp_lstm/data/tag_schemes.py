@@ -29,7 +29,7 @@ canonical form of that scheme (``iob1`` to ``iob1`` turns the two odd B-MISC tag
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 SCHEMES = ("iob1", "bio", "bioes")
 ALIASES = {"iob2": "bio"}
@@ -65,12 +65,29 @@ def spans(tags: Sequence[str], scheme: str) -> list[Span]:
     >>> spans(["I-LOC", "I-LOC", "O", "I-PER", "B-PER"], "iob1")
     [('LOC', 0, 2), ('PER', 3, 4), ('PER', 4, 5)]
     """
-    scheme = check_scheme(scheme)
+    return _spans(tags, check_scheme(scheme), {})
+
+
+def sequence_spans(sequences: Iterable[Sequence[str]], scheme: str) -> Iterator[list[Span]]:
+    """`spans` of each sequence; an error names the sequence (counted from 1)."""
+    scheme, parsed = check_scheme(scheme), {}
+    for number, tags in enumerate(sequences, start=1):
+        try:
+            yield _spans(tags, scheme, parsed)
+        except ValueError as err:
+            raise ValueError(f"sequence {number}: {err}") from None
+
+
+def _spans(tags: Sequence[str], scheme: str, parsed: dict[str, tuple[str, str]]) -> list[Span]:
+    """`spans`, with each distinct tag split once into `parsed` (shared by the sequences of one corpus)."""
     found: list[Span] = []
     start = None
     prev_prefix, prev_type = "O", ""
     for index, tag in enumerate(tags):
-        prefix, type_ = _split_tag(tag, index, scheme)
+        try:
+            prefix, type_ = parsed[tag]
+        except (KeyError, TypeError):  # TypeError: an unhashable tag, which _split_tag refuses
+            prefix, type_ = parsed[tag] = _split_tag(tag, index, scheme)
         ends = prev_prefix in "ES" or prefix in "BSO" or type_ != prev_type
         if start is not None and ends:
             found.append((prev_type, start, index))
@@ -120,13 +137,9 @@ def convert_tags(tags: Sequence[str], source: str, target: str) -> list[str]:
 def convert_sequences(sequences: Iterable[Sequence[str]], source: str, target: str) -> list[list[str]]:
     """`convert_tags` on each sequence; an error names the sequence (counted from 1)."""
     source, target = check_scheme(source), check_scheme(target)
-    converted = []
-    for number, tags in enumerate(sequences, start=1):
-        try:
-            converted.append(convert_tags(tags, source, target))
-        except ValueError as err:
-            raise ValueError(f"sequence {number}: {err}") from None
-    return converted
+    sequences = sequences if isinstance(sequences, Sequence) else list(sequences)
+    return [tags_from_spans(found, len(tags), target)
+            for tags, found in zip(sequences, sequence_spans(sequences, source))]
 
 
 def detect_scheme(sequences: Iterable[Sequence[str]]) -> str:
@@ -135,14 +148,13 @@ def detect_scheme(sequences: Iterable[Sequence[str]]) -> str:
     Input with no entity, or whose entities all start with B-, is reported as "bio" (both IOB1 and
     BIO read it the same way then, except that IOB1 would put B- only after a same-type entity).
     """
-    found = "bio"
+    pairs: set[tuple[str, str]] = set()  # (previous tag, tag), "O" before each sequence's first tag
     for tags in sequences:
-        prev = "O"
-        for tag in tags:
-            prefix, _, type_ = tag.partition("-")
-            if prefix in ("E", "S"):
-                return "bioes"
-            if prefix == "I" and (prev == "O" or prev.partition("-")[2] != type_):
-                found = "iob1"
-            prev = tag
-    return found
+        pairs.update(zip(["O", *tags], tags))
+    if any(tag.partition("-")[0] in ("E", "S") for tag in {tag for _, tag in pairs}):
+        return "bioes"
+    for prev, tag in pairs:
+        prefix, _, type_ = tag.partition("-")
+        if prefix == "I" and (prev == "O" or prev.partition("-")[2] != type_):
+            return "iob1"
+    return "bio"

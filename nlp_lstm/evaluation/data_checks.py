@@ -13,6 +13,7 @@ constants below (docs/data-checks.md).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -334,32 +335,42 @@ def check_texts(splits: dict[str, Any], max_length: int | None = None, max_rows:
 # ---------------------------------------------------------------- tagged sentences
 
 
-def invalid_transitions(tags: Sequence[str], scheme: str) -> list[tuple[int, str]]:
-    """(position, why) of each tag that `scheme` (iob1, bio, bioes) does not allow where it stands."""
+def invalid_transitions(tags: Sequence[str], scheme: str, known: dict | None = None) -> list[tuple[int, str]]:
+    """(position, why) of each tag that `scheme` (iob1, bio, bioes) does not allow where it stands; `known` keeps
+    the verdict on each (previous, tag, next) seen, for the sentences of one corpus."""
+    known = {} if known is None else known
     found = []
-    parsed = [(t, "") if t == "O" else tuple(t.split("-", 1)) if "-" in t else ("?", t) for t in tags]
-    for i, (prefix, kind) in enumerate(parsed):
-        before = parsed[i - 1] if i else ("O", "")
-        after = parsed[i + 1] if i + 1 < len(parsed) else ("O", "")
-        same_before = before[0] != "O" and before[1] == kind
-        if prefix == "O":
+    for i, key in enumerate(zip([None, *tags[:-1]], tags, [*tags[1:], None])):
+        if key[1] == "O":
             continue
-        if prefix not in PREFIXES[scheme]:
-            found.append((i, f"{tags[i]} has no prefix of the {scheme} scheme"))
-        elif scheme == "bio" and prefix == "I" and not (same_before and before[0] in "BI"):
-            found.append((i, f"{tags[i]} follows {tags[i - 1] if i else 'the sentence start'}, not B-{kind} or "
-                             f"I-{kind}"))
-        elif scheme == "iob1" and prefix == "B" and not same_before:
-            found.append((i, f"{tags[i]} follows {tags[i - 1] if i else 'the sentence start'}; IOB1 puts B- only "
-                             f"after an entity of the same type"))
-        elif scheme == "bioes":
-            if prefix in "IE" and not (same_before and before[0] in "BI"):
-                found.append((i, f"{tags[i]} follows {tags[i - 1] if i else 'the sentence start'}, not B-{kind} "
-                                 f"or I-{kind}"))
-            elif prefix in "BI" and not (after[1] == kind and after[0] in "IE"):
-                found.append((i, f"{tags[i]} is followed by {tags[i + 1] if i + 1 < len(tags) else 'the sentence end'}"
-                                 f", not I-{kind} or E-{kind}"))
+        why = known.get(key, False)
+        if why is False:
+            why = known[key] = _transition_problem(*key, scheme)
+        if why is not None:
+            found.append((i, why))
     return found
+
+
+def _transition_problem(before: str | None, tag: str, after: str | None, scheme: str) -> str | None:
+    """Why `scheme` does not allow `tag` between `before` and `after` (None: the sentence's start or end), or None."""
+    def parsed(t: str | None) -> tuple[str, str]:
+        return ("O", "") if t is None or t == "O" else tuple(t.split("-", 1)) if "-" in t else ("?", t)
+
+    (prefix, kind), previous, following = parsed(tag), parsed(before), parsed(after)
+    same_before = previous[0] != "O" and previous[1] == kind
+    start = "the sentence start" if before is None else before
+    if prefix not in PREFIXES[scheme]:
+        return f"{tag} has no prefix of the {scheme} scheme"
+    if scheme == "bio" and prefix == "I" and not (same_before and previous[0] in "BI"):
+        return f"{tag} follows {start}, not B-{kind} or I-{kind}"
+    if scheme == "iob1" and prefix == "B" and not same_before:
+        return f"{tag} follows {start}; IOB1 puts B- only after an entity of the same type"
+    if scheme == "bioes":
+        if prefix in "IE" and not (same_before and previous[0] in "BI"):
+            return f"{tag} follows {start}, not B-{kind} or I-{kind}"
+        if prefix in "BI" and not (following[1] == kind and following[0] in "IE"):
+            return f"{tag} is followed by {'the sentence end' if after is None else after}, not I-{kind} or E-{kind}"
+    return None
 
 
 def _joined(tokens: Sequence[str]) -> str:
@@ -409,8 +420,9 @@ def check_tagged(splits: dict[str, Any], scheme: str | None = None, max_rows: in
             if name != "train" and detected != detected_train and detected != "bio":
                 findings.append(new_finding("scheme_mismatch", name, 1,
                                          f"{name}'s tags look like {detected}, train's like {detected_train}", []))
+            known: dict = {}
             invalid = [(i, position, why) for i, sentence in enumerate(tags)
-                       for position, why in invalid_transitions(sentence, scheme)]
+                       for position, why in invalid_transitions(sentence, scheme, known)]
             if invalid:
                 findings.append(new_finding(
                     "invalid_transitions", name, len(invalid),
@@ -426,9 +438,9 @@ def _ambiguous(name: str, sentences: Sequence[Sequence[str]], tags: Sequence[Seq
                ) -> list[dict[str, Any]]:
     """Words seen with AMBIGUOUS_TAGS or more different tags (entity types, with O, for entity tags)."""
     seen: dict[str, Counter[str]] = defaultdict(Counter)
-    for words_, tags_ in zip(sentences, tags):
-        for word, tag in zip(words_, tags_):
-            seen[word][tag.split("-", 1)[1] if entity and tag != "O" else tag] += 1
+    pairs = Counter(itertools.chain.from_iterable(map(zip, sentences, tags)))  # (word, tag): count
+    for (word, tag), count in pairs.items():
+        seen[word][tag.split("-", 1)[1] if entity and tag != "O" else tag] += count
     ambiguous = [word for word, counts in seen.items() if len(counts) >= AMBIGUOUS_TAGS]
     if not ambiguous:
         return []

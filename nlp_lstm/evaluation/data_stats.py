@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..data.ragged import row_lengths, token_counts
-from ..data.tag_schemes import spans
+from ..data.tag_schemes import sequence_spans
 
 
 def split_statistics(labels: Iterable[str], ids: Sequence[Sequence[int]], unk_id: int) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def split_statistics(labels: Iterable[str], ids: Sequence[Sequence[int]], unk_id
 def tag_statistics(tags: Sequence[Sequence[str]], scheme: str | None, ids: Sequence[Sequence[int]],
                    unk_id: int) -> dict[str, Any]:
     """split_statistics of tagged data: entity spans counted by type when there is an entity `scheme`, else tags."""
-    labels = ([span[0] for sequence in tags for span in spans(sequence, scheme)] if scheme
+    labels = ([span[0] for found in sequence_spans(tags, scheme) for span in found] if scheme
               else [tag for sequence in tags for tag in sequence])
     return {**split_statistics(labels, ids, unk_id), "label_kind": "entity type" if scheme else "tag"}
 

@@ -6,6 +6,7 @@ None); predictions are converted back to the data's scheme before scoring and wr
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,12 +119,12 @@ class TaggingTask(Task):
         """Each word's most frequent training tag (unseen words: the most frequent tag of all; a tie: the first
         tag in sorted order)."""
         counts: dict[str, Counter] = defaultdict(Counter)
-        for words, tags in zip(train.sentences, train.tags):
-            for word, tag in zip(words, tags):
-                counts[word][tag] += 1
+        pairs = Counter(itertools.chain.from_iterable(map(zip, train.sentences, train.tags)))  # (word, tag): count
+        for (word, tag), count in pairs.items():
+            counts[word][tag] = count
         most = lambda counter: min(counter, key=lambda tag: (-counter[tag], tag))  # noqa: E731
         best = {word: most(tags) for word, tags in counts.items()}
-        overall = most(Counter(tag for tags in train.tags for tag in tags))
+        overall = most(Counter(itertools.chain.from_iterable(train.tags)))
         predicted = [[best.get(word, overall) for word in words] for words in dataset.sentences]
         metrics = tagging_metrics(dataset.tags, predicted, self.data_scheme)
         return {"most_frequent_tag": {key: metrics[key] for key in ("accuracy", "macro_f1", "f1") if key in metrics}}

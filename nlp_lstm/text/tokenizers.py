@@ -17,6 +17,7 @@ value that is not a str is a `DataError` naming the text's position in the call,
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -281,24 +282,20 @@ class TextTokenizer:
         return [self.unk_id if i == self.pad_id else i for i in ids] if self.pad_id in ids else ids
 
     def encode_words_batch(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
-        """One id per given word (the Rust batch API on pre-split input); a word that normalizes to
+        """One id per given word (the id of its last piece, should the pipeline split it); a word that normalizes to
         nothing gets `<unk>`."""
         try:
-            encodings = self.tokenizer.encode_batch([list(s) for s in sentences], is_pretokenized=True,
+            sentences = [s if isinstance(s, list) else list(s) for s in sentences]
+            # each word of pre-split input goes through the pipeline alone, so every distinct word is encoded once
+            words = list(dict.fromkeys(itertools.chain.from_iterable(sentences)))
+            encodings = self.tokenizer.encode_batch([[word] for word in words], is_pretokenized=True,
                                                     add_special_tokens=False)
         except (TypeError, UnicodeEncodeError):
             _check_inputs(sentences, pretokenized=True)
             raise
-        result = []
-        for sentence, encoding in zip(sentences, encodings):
-            if len(encoding.ids) == len(sentence):
-                result.append(self._no_padding(encoding.ids))
-                continue
-            ids = [self.unk_id] * len(sentence)
-            for token_id, word in zip(encoding.ids, encoding.word_ids):
-                ids[word] = token_id
-            result.append(self._no_padding(ids))
-        return result
+        ids = {word: self._no_padding(encoding.ids[-1:])[0] if encoding.ids else self.unk_id
+               for word, encoding in zip(words, encodings)}
+        return [list(map(ids.__getitem__, sentence)) for sentence in sentences]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text from token ids (lossy: normalization and unknown words are not undone)."""

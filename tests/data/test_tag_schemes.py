@@ -17,6 +17,7 @@ from nlp_lstm.data.tag_schemes import (
     convert_sequences,
     convert_tags,
     detect_scheme,
+    sequence_spans,
     spans,
     tags_from_spans,
 )
@@ -166,6 +167,42 @@ def test_convert_sequences_names_the_bad_sequence() -> None:
 ])
 def test_detect_scheme(sequences: list[list[str]], expected: str) -> None:
     assert detect_scheme(sequences) == expected
+
+
+
+def detect_token_by_token(sequences: list[list[str]]) -> str:
+    """detect_scheme's rule read one tag at a time: the reference for its reading of distinct tag pairs."""
+    found = "bio"
+    for tags in sequences:
+        for prev, tag in zip(["O", *tags], tags):
+            prefix, _, type_ = tag.partition("-")
+            if prefix in ("E", "S"):
+                return "bioes"
+            if prefix == "I" and (prev == "O" or prev.partition("-")[2] != type_):
+                found = "iob1"
+    return found
+
+
+def test_corpus_readings_agree_with_reading_each_sequence_alone() -> None:
+    """detect_scheme, convert_sequences and sequence_spans split each distinct tag once for a whole corpus; that
+    gives what reading each sequence (or tag) alone gives, on random corpora of valid and invalid sequences."""
+    rng = random.Random(1)
+    alphabet = ["O", "O", "O", *(f"{p}-{t}" for p in "BIES" for t in ("PER", "LOC", "B-X"))]
+    for _ in range(300):
+        corpus = [[rng.choice(alphabet) for _ in range(rng.randint(0, 6))] for _ in range(rng.randint(0, 5))]
+        assert detect_scheme(corpus) == detect_token_by_token(corpus) == detect_scheme(iter(corpus)), corpus
+        for source in SCHEME_COLUMNS:
+            try:
+                alone = [spans(tags, source) for tags in corpus]
+            except ValueError:
+                with pytest.raises(ValueError, match=r"^sequence \d+: tag \d+ "):
+                    list(sequence_spans(corpus, source))
+                continue
+            assert list(sequence_spans(corpus, source)) == alone
+            for target in SCHEME_COLUMNS:
+                assert convert_sequences(corpus, source, target) == [convert_tags(t, source, target) for t in corpus]
+    with pytest.raises(ValueError, match=r"unknown tag scheme 'bilou'"):
+        convert_sequences([], "bilou", "bio")  # checked before any sequence is read
 
 
 # ---------------------------------------------------------------- CoNLL-2003

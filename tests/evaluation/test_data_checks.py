@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,17 @@ def test_invalid_transitions_per_scheme() -> None:
     assert [p for p, _ in invalid_transitions(["B-PER", "O", "I-LOC", "E-LOC", "S-PER", "E-PER"], "bioes")] == [
         0, 2, 5]
     assert invalid_transitions(["B-PER", "S-PER"], "bio")[0][1] == "S-PER has no prefix of the bio scheme"
+    assert invalid_transitions(["I-PER"], "bio") == [(0, "I-PER follows the sentence start, not B-PER or I-PER")]
+    assert invalid_transitions(["B-PER"], "bioes") == [(0, "B-PER is followed by the sentence end, not I-PER or E-PER")]
+    # a verdict kept for a (previous, tag, next) seen in one sentence is the one another sentence would get
+    rng = random.Random(0)
+    alphabet = ["O", "X", *(f"{p}-{t}" for p in "BIES" for t in ("PER", "LOC"))]
+    corpus = [[rng.choice(alphabet) for _ in range(rng.randint(0, 6))] for _ in range(500)]
+    for scheme in ("iob1", "bio", "bioes"):
+        known: dict = {}
+        shared = [invalid_transitions(tags, scheme, known) for tags in corpus]
+        assert shared == [invalid_transitions(tags, scheme) for tags in corpus]
+        assert known
 
 
 def test_every_planted_tagging_problem_is_found() -> None:

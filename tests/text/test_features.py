@@ -129,6 +129,33 @@ def test_encode_words_batch_gives_one_id_per_word_always(lowercase: bool, digits
     assert ids[0][ODD_WORDS.index("中国")] == stoi["中国"]
 
 
+
+def test_encode_words_batch_encodes_each_distinct_word_once_as_a_whole_sentence_would(conll_sentences) -> None:
+    """Each word of pre-split input goes through the Rust pipeline alone, so encoding the distinct words gives the
+    ids encoding whole sentences gives, also where a pipeline splits a word (its last piece's id)."""
+    from tokenizers import pre_tokenizers
+
+    def sentence_by_sentence(tokenizer: TextTokenizer, sentences: list[list[str]]) -> list[list[int]]:
+        encodings = tokenizer.tokenizer.encode_batch(sentences, is_pretokenized=True, add_special_tokens=False)
+        rows = []
+        for sentence, encoding in zip(sentences, encodings):
+            row = [tokenizer.unk_id] * len(sentence)
+            for token_id, word in zip(encoding.ids, encoding.word_ids):
+                row[word] = tokenizer.unk_id if token_id == tokenizer.pad_id else token_id
+            rows.append(row)
+        return rows
+
+    sentences = [*conll_sentences[:300], ODD_WORDS, ["<pad>", "a-b", "New York", "", "EU"], ("EU", "call")]
+    plain = TextTokenizer.train_words(conll_sentences[:100], lowercase=True, digits_to_zero=True)
+    splitting = TextTokenizer.train_words([*conll_sentences[:100], ["New", "York"]])
+    splitting.tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()  # "a-b" -> a, -, b; "New York" -> New, York
+    for tokenizer in (plain, splitting):
+        expected = sentence_by_sentence(tokenizer, [list(s) for s in sentences])
+        assert tokenizer.encode_words_batch(sentences) == expected
+    york = splitting.vocab.get_stoi()["York"]
+    assert splitting.encode_words_batch([["New York", "York New"]]) == [[york, splitting.vocab["New"]]]
+
+
 def test_lowercase_and_digits_to_zero_options() -> None:
     sentences = [["Apple", "apple", "APPLE", "1996", "2024", "A1", "1996-08-22"]]
     plain = TextTokenizer.train_words(sentences)
