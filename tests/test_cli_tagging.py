@@ -27,7 +27,7 @@ SENTENCE = "EU rejects German call to boycott British lamb ."
 TINY = ["--set", "training.max_steps=3", "--set", "training.epochs=1", "--set", "model.hidden_size=16",
         "--set", "model.embedding_dim=16", "--set", 'training.device="cpu"']
 # The People's Daily recipes read 19,484 sentences: score a 1% dev split only, no test split (scoring
-# 10% splits takes longer than the whole run; see tests/training/test_tagging.py for the recipe as given).
+# 10% splits takes longer than the whole run; tests/training/test_tagging.py prepares the recipe as given).
 PD_SPLITS = ["--set", "data.validation_fraction=0.01", "--set", "data.test_fraction=0.0"]
 TOKEN_TAG = re.compile(r"\S+/\S+")
 ENTITY = re.compile(r"(PER|LOC|ORG|MISC)\[[^\]]+\]")
@@ -267,36 +267,70 @@ def test_a_wordtag_token_without_a_slash_is_named(capsys, tmp_path: Path) -> Non
 
 
 def test_peoples_daily_ner_recipe_and_character_level_predict(capsys, tmp_path: Path) -> None:
+    """The recipe end to end on characters: the run, its model directory, report and predictor, and `predict`."""
     run = tmp_path / "run"
     out = train_quietly(["train", "recipes/tagging/peoples_daily_ner.toml", *TINY, *PD_SPLITS, "--output", run,
                          "--no-progress"])
     assert "data: train 19,289, dev 195 | 13 tags (bio data, bioes model) | chars off" in out
     assert "entity F1" in out
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["steps"] == 3 and metrics["data"]["sizes"] == {"train": 19289, "dev": 195}
+    assert {"f1", "entity_report", "accuracy"} <= set(metrics["dev"])
+    model_config = json.loads((run / "model" / "config.json").read_text(encoding="utf-8"))
+    assert model_config["tagging"] == {"data_scheme": "bio", "model_scheme": "bioes", "input": "characters"}
+    assert not (run / "model" / "chars.json").exists()  # char_embedding_dim = 0: the tokens are characters
+    predictor = TagPredictor.load(run / "model", "cpu")
+    assert predictor.input == "characters"
+    assert predictor.split("江泽民 在北京\u3000会见") == list("江泽民在北京会见")
+    assert predictor.predict([["北京", "市"]])[0].tokens == ["北京", "市"]  # pre-split input is taken as given
     text = "国家主席江泽民在北京会见了联合国秘书长安南。"
     code, out, err = run_cli(capsys, "predict", run / "model", text, "人民 日报")
     assert code == 0, err
     labels = ["O"] + [f"{p}-{t}" for p in "BI" for t in ("PER", "LOC", "ORG")]
     check_printed_tags(out, [list(text), ["人", "民", "日", "报"]], labels)  # raw text split into characters
-    assert out == expected_output(TagPredictor.load(run / "model", "cpu"), [text, "人民 日报"])
+    assert out == expected_output(predictor, [text, "人民 日报"])
     for line in out.splitlines():
         if line.startswith("  entities: "):
             assert " " not in line[len("  entities: "):].replace("  ", ""), line  # characters joined without spaces
+    # the report writes character-level examples as text: characters run together, entities set off
+    report = (run / "report.md").read_text(encoding="utf-8")
+    examples = report.split("## Example sentences\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in examples.splitlines() if re.match(r"\| \d+ \|", line)]
+    predictions = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert rows
+    for row in rows:
+        number, gold = row.split(" | ")[0][2:], row.split(" | ")[1]
+        tokens = predictions[int(number) - 1]["tokens"]
+        assert re.sub(r"(PER|LOC|ORG)\\\[|\\\]| ", "", gold) == "".join(tokens)  # up to 40: never cut
+        assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff] [\u4e00-\u9fff]", gold)  # no letter-spacing
 
 
 def test_peoples_daily_pos_recipe_and_word_level_predict(capsys, tmp_path: Path) -> None:
+    """The recipe end to end on words: the run, its model directory and predictor, and `predict`."""
     run = tmp_path / "run"
     out = train_quietly(["train", "recipes/tagging/peoples_daily_pos.toml", *TINY, *PD_SPLITS, "--set",
                          "model.char_embedding_dim=8", "--set", "model.char_filters=8", "--output", run,
                          "--no-progress"])
     assert "data: train 19,289, dev 195 | 44 tags (no entity scheme) | chars " in out
     assert "dev: token accuracy" in out and "entity F1" not in out
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["steps"] == 3 and metrics["data"]["sizes"] == {"train": 19289, "dev": 195}
+    assert "f1" not in metrics["dev"] and "accuracy" in metrics["dev"]
     labels = json.loads((run / "model" / "labels.json").read_text(encoding="utf-8"))
+    assert labels == metrics["data"]["labels"]
+    assert len(labels) == 44 and {"n", "v", "w", "nr", "ns", "nt"} <= set(labels)
+    assert (run / "model" / "chars.json").is_file()
+    predictor = TagPredictor.load(run / "model", "cpu")
+    assert predictor.input == "whitespace" and predictor.data_scheme is None
     text = "中国 人民 银行 行长 发表 讲话 。"
+    [prediction] = predictor.predict([text])
+    assert prediction.tokens == ["中国", "人民", "银行", "行长", "发表", "讲话", "。"]
+    assert len(prediction.tags) == 7 and set(prediction.tags) <= set(labels) and prediction.entities == []
     code, out, err = run_cli(capsys, "predict", run / "model", text)
     assert code == 0, err
     check_printed_tags(out, [text.split()], labels)
     assert "entities:" not in out
-    assert out == expected_output(TagPredictor.load(run / "model", "cpu"), [text])
+    assert out == expected_output(predictor, [text])
 
 
 def test_the_most_frequent_tag_baseline_is_computed_from_train_and_scored_on_dev(conll_run: tuple[Path, str]) -> None:

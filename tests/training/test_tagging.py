@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -288,62 +287,7 @@ def test_a_dev_entity_of_a_known_type_but_new_length_is_accepted(tmp_path: Path)
 
 # ---------------------------------------------------------------- (g) People's Daily recipes
 
-# The recipes read 19,484 sentences; these keep the model tiny, stop after 5 steps, and score a 1% dev
-# split only (scoring 10% dev and test splits takes longer than the whole run).
-PD_OVERRIDES = ["training.max_steps=5", "training.epochs=1", "training.batch_size=16", "model.embedding_dim=8",
-                "model.hidden_size=8", "data.validation_fraction=0.01", "data.test_fraction=0.0",
-                'training.device="cpu"']
-
-
-def test_peoples_daily_ner_recipe_runs_end_to_end_on_characters(tmp_path: Path) -> None:
-    config = load_config(REPO_ROOT / "recipes" / "tagging" / "peoples_daily_ner.toml", PD_OVERRIDES)
-    assert (config.task, config.data.train, config.model.crf) == ("tagging", "embedded:peoples-daily-ner", True)
-    result = quiet_train(config, tmp_path / "run")
-    assert result.metrics["steps"] == 5
-    assert result.metrics["data"]["sizes"] == {"train": 19289, "dev": 195}
-    assert {"f1", "entity_report", "accuracy"} <= set(result.metrics["dev"])
-    model_config = json.loads((result.model_dir / "config.json").read_text(encoding="utf-8"))
-    assert model_config["tagging"] == {"data_scheme": "bio", "model_scheme": "bioes", "input": "characters"}
-    assert not (result.model_dir / "chars.json").exists()  # char_embedding_dim = 0: the tokens are characters
-    predictor = TagPredictor.load(result.model_dir, "cpu")
-    assert predictor.input == "characters"
-    assert predictor.split("江泽民 在北京\u3000会见") == list("江泽民在北京会见")
-    text = "国家主席江泽民在北京会见了联合国秘书长安南。"
-    [prediction] = predictor.predict([text])
-    assert prediction.tokens == list(text) and len(prediction.tags) == len(text)
-    assert set(prediction.tags) <= {"O"} | {f"{p}-{t}" for p in "BI" for t in ("PER", "LOC", "ORG")}
-    for kind, start, end in prediction.entities:
-        assert kind in ("PER", "LOC", "ORG") and 0 <= start < end <= len(text)
-    # pre-split input is taken as given
-    assert predictor.predict([["北京", "市"]])[0].tokens == ["北京", "市"]
-    # the report writes character-level examples as text: characters run together, entities set off
-    report = (result.run_dir / "report.md").read_text(encoding="utf-8")
-    examples = report.split("## Example sentences\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in examples.splitlines() if re.match(r"\| \d+ \|", line)]
-    predictions = [json.loads(line) for line in (result.run_dir / "predictions.jsonl").read_text().splitlines()]
-    assert rows
-    for row in rows:
-        number, gold = row.split(" | ")[0][2:], row.split(" | ")[1]
-        tokens = predictions[int(number) - 1]["tokens"]
-        assert re.sub(r"(PER|LOC|ORG)\\\[|\\\]| ", "", gold) == "".join(tokens)  # up to 40: never cut
-        assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff] [\u4e00-\u9fff]", gold)  # no letter-spacing
-
-
-def test_peoples_daily_pos_recipe_runs_end_to_end_on_words(tmp_path: Path) -> None:
-    config = load_config(REPO_ROOT / "recipes" / "tagging" / "peoples_daily_pos.toml",
-                         [*PD_OVERRIDES, "model.char_embedding_dim=8", "model.char_filters=8"])
-    result = quiet_train(config, tmp_path / "run")
-    assert result.metrics["steps"] == 5
-    assert result.metrics["data"]["sizes"] == {"train": 19289, "dev": 195}
-    assert "f1" not in result.metrics["dev"] and "accuracy" in result.metrics["dev"]
-    labels = result.metrics["data"]["labels"]
-    assert len(labels) == 44 and {"n", "v", "w", "nr", "ns", "nt"} <= set(labels)
-    assert (result.model_dir / "chars.json").is_file()
-    predictor = TagPredictor.load(result.model_dir, "cpu")
-    assert predictor.input == "whitespace" and predictor.data_scheme is None
-    [prediction] = predictor.predict(["中国 人民 银行 行长 发表 讲话 。"])
-    assert prediction.tokens == ["中国", "人民", "银行", "行长", "发表", "讲话", "。"]
-    assert len(prediction.tags) == 7 and set(prediction.tags) <= set(labels) and prediction.entities == []
+# The recipes end to end (run, model directory, report, predictor, `predict`): tests/test_cli_tagging.py
 
 
 def test_peoples_daily_pos_recipe_as_given_splits_into_trainable_parts() -> None:
