@@ -36,6 +36,9 @@ KINDS = TOKENIZER_KINDS  # word | char | bpe | wordpiece (one list, in nlp_lstm.
 _WORD_PATTERN = Regex(r"\w+(?:['’]\w+)*|[^\w\s]")
 _WHITESPACE_CONTROLS = "[\x0b\x0c\x1c-\x1f\x85]"  # VT, FF, FS, GS, RS, US, NEL
 QUIET = {"show_progress": False}  # the Rust trainers otherwise print progress lines straight to the terminal
+# Joins a sentence's words into one string for the word-level trainer (far fewer strings to pass to Rust); the
+# ASCII unit separator is a starter character that Unicode normalization never composes across
+WORD_SEPARATOR = "\x1f"
 
 
 def _normalizer(lowercase: bool, chinese_chars: bool) -> normalizers.Normalizer:
@@ -212,10 +215,16 @@ class TextTokenizer:
                                             special_tokens=SPECIALS, **QUIET)
         sentences = sentences if isinstance(sentences, Sequence) else list(sentences)
         try:
-            tokenizer.train_from_iterator((word for sentence in sentences for word in sentence), trainer=trainer)
+            if any(WORD_SEPARATOR in "".join(sentence) for sentence in sentences):
+                words = (word for sentence in sentences for word in sentence)  # one string a word: slower
+            else:  # one string a sentence, split again by a pre-tokenizer used for training only
+                tokenizer.pre_tokenizer = pre_tokenizers.Split(WORD_SEPARATOR, behavior="removed")
+                words = (WORD_SEPARATOR.join(sentence) for sentence in sentences)
+            tokenizer.train_from_iterator(words, trainer=trainer)
         except (TypeError, UnicodeEncodeError):
             _check_inputs(sentences, pretokenized=True)
             raise
+        tokenizer.pre_tokenizer = None
         return cls(_specials_first(tokenizer))
 
     def with_words(self, words: Iterable[str]) -> TextTokenizer:

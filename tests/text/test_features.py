@@ -156,6 +156,29 @@ def test_encode_words_batch_encodes_each_distinct_word_once_as_a_whole_sentence_
     assert splitting.encode_words_batch([["New York", "York New"]]) == [[york, splitting.vocab["New"]]]
 
 
+
+@pytest.mark.parametrize("lowercase, digits_to_zero, vocab_size, min_freq", [(False, False, 50000, 1),
+                                                                             (True, True, 60, 2)])
+def test_train_words_learns_the_vocabulary_word_by_word_training_learns(
+        conll_sentences, lowercase: bool, digits_to_zero: bool, vocab_size: int, min_freq: int) -> None:
+    """train_words passes the trainer one string a sentence (words joined by WORD_SEPARATOR, split again in Rust);
+    the tokenizer is the one the trainer builds from one string a word, also for words normalization changes."""
+    from tokenizers import trainers
+
+    from nlp_lstm.text import tokenizers as module
+
+    odd = [*ODD_WORDS, "ΟΔΟΣ", "Σ", "e", "\u0301x", "\u0301", "ﬁ", PAD, UNK, "1996", "ＡＢ"]
+    sentences = [*conll_sentences, odd, odd[::-1], [], ["ΣΑΣ", "e", "\u0301"]]
+    with_separator = [*sentences, ["a" + module.WORD_SEPARATOR + "b", "EU"]]  # such a word: one string a word
+    for corpus in (sentences, with_separator):
+        reference = module._word_level(lowercase, digits_to_zero)
+        reference.train_from_iterator((word for sentence in corpus for word in sentence),
+                                      trainer=trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_freq,
+                                                                        special_tokens=module.SPECIALS, **module.QUIET))
+        trained = TextTokenizer.train_words(corpus, lowercase, digits_to_zero, vocab_size, min_freq)
+        assert trained.tokenizer.to_str() == module._specials_first(reference).to_str()
+
+
 def test_lowercase_and_digits_to_zero_options() -> None:
     sentences = [["Apple", "apple", "APPLE", "1996", "2024", "A1", "1996-08-22"]]
     plain = TextTokenizer.train_words(sentences)
