@@ -145,10 +145,11 @@ def test_bench_epochs_trains_at_both_commits_in_turn_and_prints_the_ratio(tmp_pa
     out = done.stdout
     for round_ in (1, 2):
         for name in ("HEAD", "here"):
-            assert re.search(rf"^round {round_} {name}: [\d.]+ s/epoch$", out, re.M), out
+            assert re.search(rf"^round {round_} {name}: [\d.]+ s/epoch; [\d.]+ s the run$", out, re.M), out
     medians = re.search(r"^median s/epoch: HEAD ([\d.]+), here ([\d.]+) \(fastest [\d.]+ and [\d.]+\)$", out, re.M)
     assert medians and min(float(value) for value in medians.groups()) > 0, out  # unrounded, even for short epochs
     assert re.search(r"^here is [\d.]+x as fast per epoch$", out, re.M), out
+    assert re.search(r"^median s a run: HEAD [\d.]+, here [\d.]+; here is [\d.]+x as fast a run$", out, re.M), out
     assert worktrees() == before  # the temporary checkout is removed again
 
 
