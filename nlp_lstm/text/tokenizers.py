@@ -224,7 +224,8 @@ class TextTokenizer:
         except (TypeError, UnicodeEncodeError):
             _check_inputs(sentences, pretokenized=True)
             raise
-        tokenizer.pre_tokenizer = None
+        if tokenizer.pre_tokenizer is not None:  # drop it (tokenizers 0.15 cannot set it to None)
+            tokenizer = HFTokenizer.from_str(json.dumps({**json.loads(tokenizer.to_str()), "pre_tokenizer": None}))
         return cls(_specials_first(tokenizer))
 
     def with_words(self, words: Iterable[str]) -> TextTokenizer:
