@@ -274,7 +274,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--jobs", default="1", metavar="N",
                    help="with --seeds (or an ensemble): train N seeds at once in separate processes, each with its "
                         "share of the CPU threads and its output in DIR/seed-K.log (default: 1, one after another)")
-    p.set_defaults(func=cmd_train, imports=("nlp_lstm.runs", "nlp_lstm.seeds"))
+    p.set_defaults(func=cmd_train, imports=("nlp_lstm.runs", "nlp_lstm.seeds", "sklearn.metrics"))
 
 
 def _add_check_data(sub: Any) -> None:
@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", help="text column (default: the one the model was trained with)")
     p.add_argument("--label-column", help="label column (default: the one the model was trained with)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=cmd_evaluate, imports=("nlp_lstm.runs",))
+    p.set_defaults(func=cmd_evaluate, imports=("nlp_lstm.runs", "sklearn.metrics"))
     _add_predict(sub)
     _add_explain(sub)
 

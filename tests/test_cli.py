@@ -471,6 +471,18 @@ def test_version_and_help_answer_without_loading_torch() -> None:
         assert lines[0] == first and lines[-1] == "False", out.stderr
 
 
+def test_predict_loads_no_scikit_learn_and_train_loads_it_up_front(trained_run: Path) -> None:
+    """scikit-learn takes seconds to import and only scoring needs it: `predict` (like serve and export) goes
+    without; `train` imports it with torch, where Ctrl-C waits until the imports finish."""
+    code = ("import sys; from nlp_lstm.cli import main; import nlp_lstm.serve, nlp_lstm.export\n"
+            f"main(['predict', {str(trained_run / 'model')!r}, 'a fine film'])\n"
+            "print('sklearn' in sys.modules)\n"
+            "main(['train', 'no-such-recipe.toml'])\n"  # an error about the file, after the command's imports
+            "print('sklearn.metrics' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert out.stdout.splitlines()[-2:] == ["False", "True"], out.stdout + out.stderr
+
+
 def test_predict_into_a_closed_pipe_stops_quietly(trained_run: Path, tmp_path: Path) -> None:
     source = tmp_path / "many.txt"
     source.write_text("a fine film\n" * 5000, encoding="utf-8")

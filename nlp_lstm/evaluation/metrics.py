@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """Accuracy, macro/micro/weighted precision, recall and F1, the classification report and the
     confusion matrix (rows: gold, columns: predicted, in `labels` order)."""
+    # imported here: scikit-learn takes seconds to import, and predicting, serving and exporting never score
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
+
     labels = list(labels)
     # scikit-learn sorts and compares string labels as Python objects (seconds for a tagger's dev tokens);
     # integer codes, one per label (labels outside `labels` after them), give the same numbers at once
