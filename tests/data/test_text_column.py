@@ -118,7 +118,7 @@ def test_a_classifier_trained_on_spilled_texts_tokenized_by_forked_processes_mat
 
 # Arrow string arrays built and freed, then released: anonymous MB over the start after each step
 ARROW_RELEASE_PROBE = """
-import nlp_lstm.runs  # the modules a run has loaded (without them glibc keeps ~30 MB of the probe's own heap)
+import nlp_lstm.runs, sklearn.metrics  # what `nlp-lstm train` loads first (without it glibc keeps ~30 MB of heap)
 from nlp_lstm.data.text_column import release_arrow_memory
 import pyarrow as pa
 def anon():
