@@ -228,6 +228,9 @@ class TrainingConfig:
     # nlp-lstm train: score baselines beside the model on dev and test (majority class and TF-IDF + logistic
     # regression for classifiers, most frequent tag per word for taggers); the TF-IDF fit costs seconds per 10,000 texts
     baselines: bool = True
+    # nlp-lstm train: draw the report's plots (seconds a run: docs/performance.md#the-reports-plots); false writes
+    # the report without them, and `nlp-lstm report RUN` draws them later
+    plots: bool = True
     # CPU: glibc keeps freed buffers for the next step (no page faults: faster steps), but its heap can grow
     # where buffers of many sizes come and go (nlp_lstm/training/memory.py; numbers in docs/performance.md)
     keep_freed_memory: bool = False
@@ -273,6 +276,7 @@ class TrainingConfig:
         _check(isinstance(self.keep_freed_memory, bool), "training.keep_freed_memory", "true or false",
                self.keep_freed_memory)
         _check(isinstance(self.baselines, bool), "training.baselines", "true or false", self.baselines)
+        _check(isinstance(self.plots, bool), "training.plots", "true or false", self.plots)
         _check(isinstance(self.refit, bool), "training.refit", "true or false", self.refit)
 
 

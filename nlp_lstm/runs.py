@@ -231,16 +231,17 @@ def _train(config: Config, run_dir: Path, device: torch.device, progress: bool, 
     if "refit" in metrics and final_split == "dev":
         print("note: the saved model is the refit one, trained on dev too; the dev scores above are the dev-chosen "
               "model's, and no held-out split scores the refit model")
-    return _finish_run(run_dir, metrics, final_split, started)
+    return _finish_run(run_dir, metrics, final_split, started, config.training.plots)
 
 
-def _finish_run(run_dir: Path, metrics: dict[str, Any], final_split: str | None, started: float) -> RunResult:
-    """Write metrics.json (with the wall time) and the report, and say where they are."""
+def _finish_run(run_dir: Path, metrics: dict[str, Any], final_split: str | None, started: float,
+                plots: bool) -> RunResult:
+    """Write metrics.json (with the wall time) and the report (with its plots if `plots`), and say where they are."""
     metrics["wall_seconds"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
     print(f"run directory: {run_dir}  (model: {run_dir / 'model'}, metrics: {run_dir / 'metrics.json'})")
     if final_split is not None:
-        print(f"report: {report(run_dir)['html']}")
+        print(f"report: {report(run_dir, plots)['html']}")
     else:
         write_model_card(run_dir / "model")  # report() writes it after report.json, whose intervals it shows
     return RunResult(run_dir, metrics)
@@ -373,7 +374,7 @@ def _train_ensemble(config: Config, run_dir: Path, device: torch.device, progres
             prepared.task.write_predictions(run_dir / "predictions.jsonl", prepared.splits[split], predictions)
     if final_split is not None:
         _warn_about_the_final_split(metrics, final_split)
-    return _finish_run(run_dir, metrics, final_split, started)
+    return _finish_run(run_dir, metrics, final_split, started, config.training.plots)
 
 
 def _checkpoint_steps(run_dir: Path) -> int:
@@ -546,16 +547,16 @@ def prediction_inputs(model_dir: str | Path, source: str, text_column: str | Non
     return read_inputs(source, column)
 
 
-def report(run_dir: str | Path) -> dict[str, Path]:
-    """(Re)write the report of a run directory (or of an `evaluate` output folder) and return its files by name;
-    for a `--seeds` run, each seed's report.html by seed folder name."""
+def report(run_dir: str | Path, plots: bool = True) -> dict[str, Path]:
+    """(Re)write the report of a run directory (or of an `evaluate` output folder), with its plots unless `plots`
+    is false, and return its files by name; for a `--seeds` run, each seed's report.html by seed folder name."""
     run_dir = Path(run_dir)
     seeds_file = run_dir / "seeds.json"
     if seeds_file.is_file() and not (run_dir / "metrics.json").exists():
         names = json.loads(seeds_file.read_text(encoding="utf-8")).get("runs", [])
-        return {name: report(run_dir / name)["html"] for name in names}
+        return {name: report(run_dir / name, plots)["html"] for name in names}
     run = read_run(run_dir)
-    paths = write_report(run, get_task(run.task).report_sections)
+    paths = write_report(run, get_task(run.task).report_sections, plots)
     if (run_dir / "model" / "config.json").is_file():
         paths["model_card"] = write_model_card(run_dir / "model")
     return paths

@@ -88,6 +88,7 @@ learning_rate = 0.01
 patience = 3
 device = "cpu"
 baselines = false  # the baselines have their own tests (test_cli.py, test_cli_tagging.py)
+plots = false  # the report's plots have theirs (tests/evaluation)
 """
 
 
@@ -185,7 +186,8 @@ def tagger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tokenizer=TokenizerConfig(kind="word", lowercase=False, vocab_size=5000),
         model=ModelConfig(embedding_dim=16, hidden_size=16, char_embedding_dim=8, char_filters=8,
                           casing_embedding_dim=4, crf=True),
-        training=TrainingConfig(epochs=8, batch_size=16, learning_rate=0.01, patience=0, seed=0, device="cpu"),
+        training=TrainingConfig(plots=False, epochs=8, batch_size=16, learning_rate=0.01, patience=0, seed=0,
+                                device="cpu"),
     )
     return train(config, folder / "run", progress=False).run_dir / "model"
 
@@ -203,6 +205,7 @@ def classifier_dir(sst2_600: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         model=ModelConfig(embedding_dim=16, hidden_size=16, num_layers=2, pooling="attention"),
         # fp32 on every CPU: in bf16 dev keeps epoch 2 of 4 (0.57 against 0.55), whose logits hardly move, and
         # test_explain needs a model whose logits do
-        training=TrainingConfig(epochs=10, batch_size=32, max_steps=60, seed=0, device="cpu", precision="fp32"),
+        training=TrainingConfig(plots=False, epochs=10, batch_size=32, max_steps=60, seed=0, device="cpu",
+                                precision="fp32"),
     )
     return train(config, tmp_path_factory.mktemp("clf") / "run", progress=False).run_dir / "model"

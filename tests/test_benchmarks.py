@@ -60,7 +60,7 @@ def test_ensemble_study_scores_members_and_both_ways_of_combining_taggers(tmp_pa
     data = write_conll(tmp_path / "small.conll", sentence_blocks(SHARED_DATA / "conll2003" / "eng.testa")[:200])
     assert main(["train", "--data", f"conll:{data}", "--task", "tag", "--set", "data.tag_column=3",
                  "--set", "training.max_steps=4", "--set", "model.hidden_size=8", "--set", "model.embedding_dim=8",
-                 "--set", "training.baselines=false", "--seeds", "2", "--no-progress",
+                 "--set", "training.baselines=false", "--set", "training.plots=false", "--seeds", "2", "--no-progress",
                  "--output", str(tmp_path / "seeds")]) == 0
     done = script("scripts/ensemble_study.py", str(tmp_path / "seeds"))
     assert done.returncode == 0, done.stderr

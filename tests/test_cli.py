@@ -53,6 +53,7 @@ epochs = 2
 batch_size = 32
 learning_rate = 0.01
 device = "cpu"
+plots = false
 {extra}""", encoding="utf-8")
     return path
 
@@ -110,6 +111,28 @@ def test_train_prints_the_run_directory_and_metrics(capsys, data_dir: Path, tmp_
     assert metrics["epochs_trained"] == 1  # the --set reached the run
     assert load_config(out_dir / "config.toml").training.epochs == 1
     assert (out_dir / "model" / "model.safetensors").is_file()
+
+
+def test_a_run_without_plots_writes_its_report_and_report_draws_them_later(capsys, data_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(capsys, "train", data_dir / "tiny.toml", "--set", "training.max_steps=2",
+                             "--output", out_dir, "--no-progress")  # tiny.toml: plots = false
+    assert code == 0, err
+    assert f"report: {out_dir / 'report.html'}" in out
+    assert not (out_dir / "plots").exists()
+    markdown = (out_dir / "report.md").read_text(encoding="utf-8")
+    assert "Not drawn (training.plots = false)" in markdown and "](plots/" not in markdown
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert f"Not drawn (training.plots = false): `nlp-lstm report {out_dir}` draws them." in page
+    assert "data:image/png" not in page
+    assert json.loads((out_dir / "report.json").read_text())["plots"] == []
+    code, out, err = run_cli(capsys, "report", out_dir)
+    assert code == 0, err
+    assert (out_dir / "plots" / "training_curves.png").is_file()
+    markdown = (out_dir / "report.md").read_text(encoding="utf-8")
+    assert "Not drawn" not in markdown and "](plots/training_curves.png)" in markdown
+    assert "plots/training_curves.png" in json.loads((out_dir / "report.json").read_text())["plots"]
 
 
 def test_train_default_run_directory_is_numbered(capsys, data_dir: Path, tmp_path: Path,
@@ -630,6 +653,7 @@ def test_train_on_a_csv_with_no_config_carves_dev_and_test(capsys, data_dir: Pat
     assert (config.data.train, config.data.text_column, config.data.test_fraction) == (f"csv:{source}", "review", 0.1)
     assert json.loads((run / "metrics.json").read_text())["final_split"] == "test"
     assert f"report: {run / 'report.html'}" in out
+    assert (run / "plots" / "training_curves.png").is_file()  # training.plots = true by default
 
 
 def test_train_needs_a_config_or_data_and_task_goes_with_data_alone(capsys, data_dir: Path, tmp_path: Path) -> None:

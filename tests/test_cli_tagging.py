@@ -25,7 +25,7 @@ from nlp_lstm.predictor import TagPredictor
 
 SENTENCE = "EU rejects German call to boycott British lamb ."
 TINY = ["--set", "training.max_steps=3", "--set", "training.epochs=1", "--set", "model.hidden_size=16",
-        "--set", "model.embedding_dim=16", "--set", 'training.device="cpu"']
+        "--set", "model.embedding_dim=16", "--set", 'training.device="cpu"', "--set", "training.plots=false"]
 # The People's Daily recipes read 19,484 sentences: score a 1% dev split only, no test split (scoring
 # 10% splits takes longer than the whole run; tests/training/test_tagging.py prepares the recipe as given).
 PD_SPLITS = ["--set", "data.validation_fraction=0.01", "--set", "data.test_fraction=0.0"]

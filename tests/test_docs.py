@@ -20,6 +20,9 @@ An HTML comment on the line(s) right before a fence changes how the block runs; 
   every `load_config` call.
 - `<!-- test: given runs/NAME ... -->`: before the block runs, runs/NAME holds a finished run of the recipe
   NAME.toml, trained once per session with tiny settings on a slice of its data (GIVEN_RUNS below).
+
+Every run a block trains also gets `training.plots=false` (EVERY_RUN): a report's plots take seconds to draw,
+and tests/evaluation checks them; `nlp-lstm report` and `evaluate` still draw theirs.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ NOT_RUN = {"", "text"}  # output and diagrams
 FENCE = re.compile(r"^```([\w+-]*)\s*$")
 MARKER = re.compile(r"^<!--\s*test:\s*(.*?)\s*-->\s*$")
 TINY = ["training.max_steps=3", "training.epochs=1", "model.embedding_dim=16", "model.hidden_size=16"]
+EVERY_RUN = ["training.plots=false"]
 
 # NAME -> (recipe, overrides): the runs a `given runs/NAME` marker puts in place. {data} is a folder with
 # slices of the shared data sets: 2,000 SST-2 phrases, 300 CoNLL-2003 training and 200 dev sentences.
@@ -144,7 +148,7 @@ def shell_script(block: Block, overrides: list[str]) -> str:
     for line in lines:
         make = re.match(r"\s*make\s+(\w+)", line)
         script += make_target(make.group(1)) if make else [line]
-    extra = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+    extra = "".join(f" --set {shlex.quote(o)}" for o in [*overrides, *EVERY_RUN])
     return "\n".join(re.sub(r"\bnlp-lstm train\b", "nlp-lstm train" + extra, line) for line in script) + "\n"
 
 
@@ -163,7 +167,7 @@ def given_runs(tmp_path_factory: pytest.TempPathFactory, shared_data: Path):
     def get(name: str) -> Path:
         if name not in runs:
             recipe, overrides = GIVEN_RUNS[name]
-            config = load_config(REPO_ROOT / recipe, [o.format(data=data) for o in overrides])
+            config = load_config(REPO_ROOT / recipe, [o.format(data=data) for o in overrides] + EVERY_RUN)
             runs[name] = train(config, tmp_path_factory.mktemp("given") / name, progress=False).run_dir
         return runs[name]
 
@@ -222,14 +226,13 @@ def run_python(block: Block, markers: Markers, monkeypatch: pytest.MonkeyPatch) 
     import nlp_lstm.config
 
     matplotlib.use("Agg")
-    if markers.overrides:
-        load_config = nlp_lstm.config.load_config
+    load_config = nlp_lstm.config.load_config
 
-        def with_overrides(path, overrides=()):
-            return load_config(path, [*overrides, *markers.overrides])
+    def with_overrides(path, overrides=()):
+        return load_config(path, [*overrides, *markers.overrides, *EVERY_RUN])
 
-        monkeypatch.setattr(nlp_lstm, "load_config", with_overrides)
-        monkeypatch.setattr(nlp_lstm.config, "load_config", with_overrides)
+    monkeypatch.setattr(nlp_lstm, "load_config", with_overrides)
+    monkeypatch.setattr(nlp_lstm.config, "load_config", with_overrides)
     source = "\n" * block.line + block.code  # tracebacks name the Markdown file's own line numbers
     exec(compile(source, str(block.path), "exec"), {"__name__": "__docs__"})
 

@@ -60,6 +60,7 @@ hidden_size = 8
 epochs = 1
 batch_size = 8
 device = "cpu"
+plots = false
 {extra}""")
 
 
@@ -390,6 +391,7 @@ epochs = 1
 max_steps = 2
 device = "cpu"
 metric = "accuracy"
+plots = false
 """)
     code, out, err = run_cli(capsys, *train_argv(config, tmp_path / "run"))
     assert code == 0, err

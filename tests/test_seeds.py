@@ -125,6 +125,7 @@ batch_size = 32
 max_steps = 20
 seed = 0
 device = "cpu"
+plots = false
 """, encoding="utf-8")
     return folder / "tiny.toml"
 
@@ -191,6 +192,7 @@ def test_report_on_a_seeds_run_regenerates_every_seeds_report(seeds_run: tuple[P
     for seed in (0, 1):
         assert f"seed-{seed}: {copy / f'seed-{seed}' / 'report.html'}" in out
         assert (copy / f"seed-{seed}" / "report.html").is_file()
+        assert (copy / f"seed-{seed}" / "plots" / "training_curves.png").is_file()  # trained without plots
 
 
 def test_jobs_train_the_seeds_in_parallel_with_the_same_results(seeds_run: tuple[Path, str], tiny_config: Path,

@@ -22,12 +22,18 @@ from .sections import Builders, provenance
 SectionsFn = Callable[[Run, "str | None"], "tuple[list[Section], dict[str, Any], Builders]"]
 
 
-def write_report(run: Run, sections_of: SectionsFn) -> dict[str, Path]:
-    """Write report.md, report.html, report.json and plots/*.png into the run's folder, with the task's sections
-    (`sections_of(run, font)`) and provenance; returns their paths by name ("md", "html", "json", one per plot)."""
+def write_report(run: Run, sections_of: SectionsFn, draw_plots: bool = True) -> dict[str, Path]:
+    """Write report.md, report.html, report.json and (if `draw_plots`) plots/*.png into the run's folder, with the
+    task's sections (`sections_of(run, font)`) and provenance; returns their paths by name ("md", "html", "json",
+    one per plot)."""
     font = plots.cjk_font()
     sections, summary, builders = sections_of(run, font)
-    images = plots.render_plots(run.folder / "plots", builders, font)
+    if draw_plots:
+        images = plots.render_plots(run.folder / "plots", builders, font)
+    else:
+        images = {}
+        sections.append(("Plots", [("p", f"Not drawn (training.plots = false): `nlp-lstm report "
+                                         f"{run.folder}` draws them.")]))
     sections.append(("Provenance", provenance(run.metrics, run.config_text)))
     summary.update({"cjk_font": font, "plots": [f"plots/{name}.png" for name in images]})
     title = f"Run report: {run.folder.resolve().name}"

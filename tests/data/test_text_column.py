@@ -96,7 +96,7 @@ def test_a_classifier_trained_on_spilled_texts_tokenized_by_forked_processes_mat
     train_file = write_slice(sst2_dir / "train.tsv", tmp_path / "train.tsv", 0, 600)
     config = Config(data=DataConfig(train=f"tsv:{train_file}", text_column="sentence", validation_fraction=0.2),
                     model=ModelConfig(embedding_dim=8, hidden_size=8),
-                    training=TrainingConfig(epochs=1, batch_size=32, device="cpu"))
+                    training=TrainingConfig(plots=False, epochs=1, batch_size=32, device="cpu"))
     plain = train(config, output=tmp_path / "lists", progress=False).metrics
     monkeypatch.setattr(text_column, "SPILL_ROWS", 100)
     monkeypatch.setattr(encode_cache, "CACHE_MIN_TEXTS", 100)  # tokenized into the cache, 3 shares of 2 chunks

@@ -27,7 +27,7 @@ def two_layer_classifier(sst2_600: Path, tmp_path_factory: pytest.TempPathFactor
                         text_column="sentence", max_length=40),
         tokenizer=TokenizerConfig(vocab_size=3000),
         model=ModelConfig(embedding_dim=12, hidden_size=10, num_layers=2),
-        training=TrainingConfig(epochs=2, batch_size=32, max_steps=30, seed=0, device="cpu"),
+        training=TrainingConfig(plots=False, epochs=2, batch_size=32, max_steps=30, seed=0, device="cpu"),
     )
     with contextlib.redirect_stdout(io.StringIO()):
         return train(config, tmp_path_factory.mktemp("gates") / "run", progress=False).model_dir
@@ -73,7 +73,8 @@ def test_tagger_gates(tmp_path: Path) -> None:
     write_conll(tmp_path / "train.txt", blocks)
     config = Config(
         task="tagging", data=DataConfig(train=f"conll:{tmp_path / 'train.txt'}", validation_fraction=0.1, tag_column=3),
-        tokenizer=TokenizerConfig(lowercase=False), training=TrainingConfig(epochs=1, max_steps=5, device="cpu"),
+        tokenizer=TokenizerConfig(lowercase=False),
+        training=TrainingConfig(plots=False, epochs=1, max_steps=5, device="cpu"),
         model=ModelConfig(embedding_dim=8, hidden_size=6, char_embedding_dim=4, char_filters=4,
                           casing_embedding_dim=2, crf=True))
     with contextlib.redirect_stdout(io.StringIO()):

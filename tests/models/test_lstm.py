@@ -126,7 +126,7 @@ def test_classifier_trained_with_the_explicit_lstm_loads_as_fused_and_back(sst2_
                         text_column="sentence", max_length=30),
         tokenizer=TokenizerConfig(vocab_size=2000),
         model=ModelConfig(embedding_dim=8, hidden_size=8, num_layers=2, lstm="explicit"),
-        training=TrainingConfig(epochs=1, batch_size=32, max_steps=6, seed=0, device="cpu"),
+        training=TrainingConfig(plots=False, epochs=1, batch_size=32, max_steps=6, seed=0, device="cpu"),
     )
     with contextlib.redirect_stdout(io.StringIO()):
         model_dir = train(config, tmp_path / "run", progress=False).model_dir

@@ -149,7 +149,8 @@ def small_config(folder: Path, **training: object) -> Config:
         data=DataConfig(train=f"tsv:{folder / 'train.tsv'}", dev=f"tsv:{folder / 'dev.tsv'}", text_column="sentence"),
         tokenizer=TokenizerConfig(vocab_size=3000),
         model=ModelConfig(embedding_dim=8, hidden_size=8, embedding_dropout=0.1, recurrent_dropout=0.2),
-        training=TrainingConfig(**{"epochs": 3, "batch_size": 64, "seed": 0, "device": "cpu", **training}),
+        training=TrainingConfig(**{"plots": False, "epochs": 3, "batch_size": 64, "seed": 0, "device": "cpu",
+                                   **training}),
     )
 
 
@@ -341,7 +342,7 @@ def test_batch_tokens_sizes_the_training_batches_by_padded_tokens(sst2_600: Path
                                         text_column="sentence"),
                         tokenizer=TokenizerConfig(kind="word", vocab_size=2000),
                         model=ModelConfig(embedding_dim=8, hidden_size=8, pretrained_vectors=""),
-                        training=TrainingConfig(epochs=1, batch_size=16, batch_tokens=batch_tokens, seed=0,
+                        training=TrainingConfig(plots=False, epochs=1, batch_size=16, batch_tokens=batch_tokens, seed=0,
                                                 device="cpu", baselines=False))
         with contextlib.redirect_stdout(io.StringIO()):
             return train(config, tmp_path / f"run-{batch_tokens}", progress=False).metrics

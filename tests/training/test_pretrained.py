@@ -27,7 +27,8 @@ def config(folder: Path, **model: object) -> Config:
         data=DataConfig(train=f"tsv:{folder / 'train.tsv'}", dev=f"tsv:{folder / 'dev.tsv'}", text_column="sentence"),
         tokenizer=TokenizerConfig(vocab_size=5000),
         model=ModelConfig(**options),
-        training=TrainingConfig(epochs=1, batch_size=32, max_steps=10, seed=0, device="cpu", weight_decay=0.1),
+        training=TrainingConfig(plots=False, epochs=1, batch_size=32, max_steps=10, seed=0, device="cpu",
+                                weight_decay=0.1),
     )
 
 

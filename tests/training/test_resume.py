@@ -138,8 +138,8 @@ def tagger_config(folder: Path) -> Config:
         tokenizer=TokenizerConfig(lowercase=True, digits_to_zero=True),
         model=ModelConfig(embedding_dim=16, hidden_size=16, dropout=0.5, char_embedding_dim=8, char_filters=8,
                           casing_embedding_dim=4, crf=True, tag_scheme="bioes"),
-        training=TrainingConfig(epochs=2, batch_size=16, learning_rate=0.01, patience=0, metric="f1", seed=0,
-                                device="cpu", checkpoint_every=4, unk_replace=0.5),
+        training=TrainingConfig(plots=False, epochs=2, batch_size=16, learning_rate=0.01, patience=0, metric="f1",
+                                seed=0, device="cpu", checkpoint_every=4, unk_replace=0.5),
     )
 
 
@@ -234,7 +234,7 @@ def sigint_config(sst2_600: Path, epochs: int) -> Config:
         data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
                         text_column="sentence"),
         tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8, dropout=0.3),
-        training=TrainingConfig(epochs=epochs, batch_size=60, seed=0, device="cpu"))
+        training=TrainingConfig(plots=False, epochs=epochs, batch_size=60, seed=0, device="cpu"))
 
 
 def ctrl_c_at_step(monkeypatch: pytest.MonkeyPatch, step: int) -> list[int]:

@@ -51,7 +51,7 @@ def ner_config(folder: Path, seed: int = 0, dev: str = "dev.conll", train_file: 
     """BiLSTM-CNN-CRF, small: about 4 s on one core. Dev entity F1 measured 0.53-0.65 over seeds 0-7
     (mean 0.58), token accuracy 0.90-0.91; the all-O baseline scores F1 0 and accuracy 0.80."""
     options = {"epochs": 5, "batch_size": 16, "learning_rate": 0.01, "weight_decay": 0.0, "clip_grad_norm": 5.0,
-               "patience": 0, "metric": "f1", "seed": seed, "device": "cpu", **training}
+               "patience": 0, "metric": "f1", "seed": seed, "device": "cpu", "plots": False, **training}
     return Config(
         task="tagging",
         data=DataConfig(train=f"conll:{folder / train_file}", dev=f"conll:{folder / dev}", tag_column=3,

@@ -58,7 +58,8 @@ def sst2_config(folder: Path, seed: int = 0) -> Config:
                         test=f"tsv:{folder / 'test.tsv'}", text_column="sentence", max_length=64),
         tokenizer=TokenizerConfig(kind="word", vocab_size=20000),
         model=ModelConfig(embedding_dim=32, hidden_size=32, dropout=0.3),
-        training=TrainingConfig(epochs=3, batch_size=32, learning_rate=0.01, patience=3, seed=seed, device="cpu"),
+        training=TrainingConfig(plots=False, epochs=3, batch_size=32, learning_rate=0.01, patience=3, seed=seed,
+                                device="cpu"),
     )
 
 
@@ -262,8 +263,8 @@ def test_early_stopping_keeps_the_best_epoch(sst2_dir: Path, tmp_path: Path, pat
     config = Config(
         data=DataConfig(train=f"tsv:{train_path}", dev=f"tsv:{tmp_path / 'dev.tsv'}", text_column="sentence"),
         model=ModelConfig(embedding_dim=16, hidden_size=16),
-        training=TrainingConfig(epochs=8, batch_size=32, learning_rate=0.01, patience=patience, average_last=1,
-                                device="cpu"),
+        training=TrainingConfig(plots=False, epochs=8, batch_size=32, learning_rate=0.01, patience=patience,
+                                average_last=1, device="cpu"),
     )
     result = train(config, tmp_path / "run", progress=False)
 
@@ -289,7 +290,7 @@ def averaging_run(sst2_dir: Path, tmp_path: Path, mean_score: float) -> tuple[Tr
     config = Config(
         data=DataConfig(train=f"tsv:{train_path}", dev=f"tsv:{dev_path}", text_column="sentence"),
         model=ModelConfig(embedding_dim=16, hidden_size=16, pretrained_vectors=""),
-        training=TrainingConfig(epochs=4, batch_size=32, patience=0, average_last=3, device="cpu"))
+        training=TrainingConfig(plots=False, epochs=4, batch_size=32, patience=0, average_last=3, device="cpu"))
     prepared = prepare(config)
     trainer = Trainer(prepared.model, prepared.training, torch.device("cpu"), prepared.task, progress=False)
     states: list[dict] = []
@@ -334,7 +335,7 @@ def test_patience_zero_never_stops_early(sst2_dir: Path, tmp_path: Path) -> None
     config = Config(
         data=DataConfig(train=f"tsv:{train_path}", dev=f"tsv:{tmp_path / 'dev.tsv'}", text_column="sentence"),
         model=ModelConfig(embedding_dim=8, hidden_size=8),
-        training=TrainingConfig(epochs=4, batch_size=32, patience=0, device="cpu"),
+        training=TrainingConfig(plots=False, epochs=4, batch_size=32, patience=0, device="cpu"),
     )
     result = train(config, tmp_path / "run", progress=False)
     assert result.metrics["epochs_trained"] == 4 and result.metrics["best_epoch"] == 1
@@ -357,7 +358,8 @@ def test_a_nan_loss_stops_training_with_the_step_and_keeps_the_last_good_checkpo
         data=DataConfig(train=f"tsv:{sst2_600 / 'train.tsv'}", dev=f"tsv:{sst2_600 / 'dev.tsv'}",
                         text_column="sentence"),
         tokenizer=TokenizerConfig(vocab_size=2000), model=ModelConfig(embedding_dim=8, hidden_size=8),
-        training=TrainingConfig(epochs=3, batch_size=60, seed=0, device="cpu", clip_grad_norm=0.0))  # 10 steps/epoch
+        training=TrainingConfig(plots=False, epochs=3, batch_size=60, seed=0, device="cpu",
+                                clip_grad_norm=0.0))  # 10 steps/epoch
     with pytest.raises(TrainingError, match=r"NaN or infinite at step 13 \(epoch 2\).*checkpoints/last.safetensors "
                                             r"holds the last good state \(step 10, end of epoch 1\).*"
                                             r"learning_rate \(now 0\.002\), "
