@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, device: str, precision: str, steps: int, out: 
     config = recipe(args)
     config.training.device, config.training.precision = device, precision
     config.training.epochs, config.training.max_steps = 1, steps
+    config.training.plots = False  # the runs go to a temporary folder: only their metrics are read
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return train(config, out, progress=False).metrics
 

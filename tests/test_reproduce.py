@@ -51,7 +51,8 @@ def test_quick_pass_writes_the_results(tmp_path: Path, monkeypatch: pytest.Monke
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert reproduce.main(["--quick", "--only", "sst2", "--output", str(tmp_path),
-                               "--set", "training.precision=fp32"]) == 0
+                               "--set", "training.precision=fp32", "--set", "training.plots=false",
+                               "--set", "training.baselines=false"]) == 0
     results = json.loads((tmp_path / "quick" / "results.json").read_text())
     assert [r["name"] for r in results] == ["sst2"] and results[0]["seeds"] == [0]
     assert 0.3 < results[0]["mean"] < 1 and results[0]["std"] == 0
