@@ -21,8 +21,9 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check nlp_lstm tests scripts recipes
-	# two test processes (pytest-xdist): the suite is mostly single-threaded Python, and CI has two cores
-	$(BIN)/python -m pytest -q -n 2
+	# two test processes (pytest-xdist): the suite is mostly single-threaded Python, and CI has two cores; a
+	# process that runs out of tests takes some of the other's (worksteal), so neither idles near the end
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 clean:
 	rm -rf $(VENV) runs

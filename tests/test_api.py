@@ -124,7 +124,7 @@ def test_a_model_trained_by_the_cli_pipeline_loads_in_the_api(sst2_dir, tmp_path
         data=DataConfig(train=f"tsv:{sst2_dir / 'train.tsv'}", dev=f"tsv:{sst2_dir / 'dev.tsv'}",
                         text_column="sentence"),
         model=ModelConfig(embedding_dim=8, hidden_size=8),
-        training=TrainingConfig(plots=False, epochs=1, max_steps=3, device="cpu"),
+        training=TrainingConfig(plots=False, baselines=False, epochs=1, max_steps=3, device="cpu"),
     )
     result = train(config, tmp_path / "run", progress=False)
     clf = TextClassifier.load(result.model_dir, device="cpu")
