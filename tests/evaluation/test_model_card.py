@@ -56,7 +56,7 @@ def test_a_chinese_run_is_marked_zh(tmp_path: Path) -> None:
         data=DataConfig(train="embedded:zh-reviews", validation_fraction=0.1, test_fraction=0.1, max_length=32),
         tokenizer=TokenizerConfig(kind="char", vocab_size=2000),
         model=ModelConfig(embedding_dim=8, hidden_size=8, pretrained_vectors=""),
-        training=TrainingConfig(epochs=1, max_steps=5, device="cpu", baselines=False),
+        training=TrainingConfig(epochs=1, max_steps=5, device="cpu", baselines=False, plots=False),
     )
     run = train(config, tmp_path / "zh", progress=False).run_dir
     card = load_card(run / "model")
