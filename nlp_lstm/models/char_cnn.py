@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -12,6 +13,8 @@ class CharCNN(nn.Module):
     def __init__(self, num_chars: int, embedding_dim: int = 30, num_filters: int = 50, kernel_size: int = 3,
                  padding_idx: int = 0) -> None:
         super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (a window centred on each character), got {kernel_size}")
         self.padding_idx = padding_idx
         self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=padding_idx)
         self.conv = nn.Conv1d(embedding_dim, num_filters, kernel_size, padding=kernel_size // 2)
@@ -20,22 +23,35 @@ class CharCNN(nn.Module):
         """(batch, seq_len, word_len) char ids -> (batch, seq_len, num_filters)."""
         batch, seq_len, word_len = chars.shape
         flat = chars.reshape(batch * seq_len, word_len)
-        inverse = None
-        if not torch.onnx.is_in_onnx_export():  # the exported graph keeps to ops every ONNX runtime has
-            # each distinct word (and the padding) once: a batch of CoNLL sentences holds about half as many
-            # distinct words as positions, and the convolution's backward is the tagger's second-largest cost
-            flat, inverse = unique_rows(flat, self.embedding.num_embeddings)
-        features = self.conv(self.embedding(flat).transpose(1, 2))  # (words, num_filters, word_len)
-        mask = (flat != self.padding_idx)[:, None, :]
-        # in place: the largest tensor of a tagger's step, and the convolution's backward does not need it
-        features = features.masked_fill_(~mask, float("-inf")).amax(dim=2)
+        if torch.onnx.is_in_onnx_export():  # the exported graph keeps to ops every ONNX runtime has
+            return self.over_padded_words(flat).reshape(batch, seq_len, -1)
+        # each distinct word (and the padding) once: a batch of CoNLL sentences holds about half as many
+        # distinct words as positions
+        words, inverse = unique_rows(flat, self.embedding.num_embeddings)
+        # index_select, not features[inverse]: its gradient sums a word's positions in a fixed order, where
+        # indexing's adds them in parallel on the CPU and training differed from run to run on 2 threads
+        return self.over_characters(words).index_select(0, inverse).reshape(batch, seq_len, -1)
+
+    def over_characters(self, words: torch.Tensor) -> torch.Tensor:
+        """(words, word_len) char ids -> (words, num_filters), the convolution computed at real characters only:
+        the padding up to a batch's longest word is most of a CoNLL batch's character slots (2.85 per real one)."""
+        real = words != self.padding_idx
+        half = self.conv.kernel_size[0] // 2
+        # each real character's window of neighbours, the padding (a zero vector) past either end of its word
+        windows = F.pad(words, (half, half), value=self.padding_idx).unfold(1, 2 * half + 1, 1)[real]
+        weight = self.conv.weight.transpose(1, 2).flatten(1)  # (num_filters, window * embedding_dim)
+        features = F.linear(self.embedding(windows).flatten(1), weight, self.conv.bias)  # (characters, num_filters)
+        lengths = real.sum(dim=1)
+        pooled = torch.segment_reduce(features, "max", lengths=lengths)  # a word's characters are one run
         # padded words have no characters at all: give them zeros instead of -inf
-        features = features.masked_fill(~mask.any(dim=2), 0.0)
-        if inverse is not None:
-            # index_select, not features[inverse]: its gradient sums a word's positions in a fixed order, where
-            # indexing's adds them in parallel on the CPU and training differed from run to run on 2 threads
-            features = features.index_select(0, inverse)
-        return features.reshape(batch, seq_len, -1)
+        return pooled.masked_fill((lengths == 0)[:, None], 0.0)
+
+    def over_padded_words(self, words: torch.Tensor) -> torch.Tensor:
+        """(words, word_len) char ids -> (words, num_filters), the convolution over every character slot."""
+        features = self.conv(self.embedding(words).transpose(1, 2))  # (words, num_filters, word_len)
+        mask = (words != self.padding_idx)[:, None, :]
+        features = features.masked_fill(~mask, float("-inf")).amax(dim=2)
+        return features.masked_fill(~mask.any(dim=2), 0.0)
 
 
 def unique_rows(rows: torch.Tensor, num_values: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -200,12 +200,14 @@ def test_char_cnn_gives_zeros_for_padded_words() -> None:
     assert torch.isfinite(cnn.conv.weight.grad).all()
 
 
-def test_char_cnn_runs_each_distinct_word_once_with_the_features_and_gradients_of_every_position(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_char_cnn_convolves_each_distinct_word_s_characters_once_as_the_padded_convolution_would(
+        monkeypatch: pytest.MonkeyPatch, kernel_size: int) -> None:
     torch.manual_seed(0)
-    cnn = CharCNN(30, 8, 6)
+    cnn = CharCNN(30, 8, 6, kernel_size=kernel_size)
     words = torch.randint(1, 30, (5, 7))
-    words[:, 4:] = 0  # short words end in padding
+    for word, length in enumerate([1, 3, 4, 7, 2]):  # words of every length end in padding, one fills the width
+        words[word, length:] = 0
     chars = words[torch.randint(0, 5, (3, 6))]  # (3 sentences, 6 positions, 7 chars): words repeat
     chars[2, 4:] = 0  # a short sentence: padded positions
     out = cnn(chars)
@@ -249,3 +251,10 @@ def test_char_cnn_gradients_are_the_same_on_every_run() -> None:
     upstream = torch.randn(64, 50, 50)  # each position of a word gets a different gradient to sum
     grads = gradients_on_two_threads(cnn, lambda cnn: (cnn(chars) * upstream).sum())
     assert all(torch.equal(a, b) for grad in grads[1:] for a, b in zip(grads[0], grad))
+
+
+def test_char_cnn_takes_odd_kernel_sizes_only() -> None:
+    """Each character's window is centred on it, as the exported graph's padded convolution computes it."""
+    assert CharCNN(12, 6, 7, kernel_size=5)(torch.tensor([[[3, 4, 5, 0]]])).shape == (1, 1, 7)
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        CharCNN(12, 6, 7, kernel_size=4)
