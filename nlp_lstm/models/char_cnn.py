@@ -34,7 +34,7 @@ class CharCNN(nn.Module):
 
     def over_characters(self, words: torch.Tensor) -> torch.Tensor:
         """(words, word_len) char ids -> (words, num_filters), the convolution computed at real characters only:
-        the padding up to a batch's longest word is most of a CoNLL batch's character slots (2.85 per real one)."""
+        padded to a batch's longest word, most of a CoNLL batch's character slots are padding."""
         real = words != self.padding_idx
         half = self.conv.kernel_size[0] // 2
         # each real character's window of neighbours, the padding (a zero vector) past either end of its word
