@@ -18,7 +18,10 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
     steps = torch.arange(x.size(1), device=x.device)[None, :]  # (1, seq_len)
     last = (lengths - 1)[:, None]  # (batch, 1)
     index = torch.where(steps <= last, last - steps, steps)  # (batch, seq_len)
-    return x.gather(1, index[:, :, None].expand_as(x))
+    # whole rows of the flattened (batch * seq_len, features) input: index_select copies each step's vector,
+    # where gather over (batch, seq_len, features) looks up every element, forward and backward
+    rows = index + torch.arange(x.size(0), device=x.device)[:, None] * x.size(1)
+    return x.reshape(-1, x.size(2)).index_select(0, rows.flatten()).view_as(x)
 
 
 def init_lstm_(lstm: nn.LSTM | ExplicitLSTM) -> None:

@@ -22,6 +22,19 @@ def test_reverse_within_length_keeps_padding_in_place_and_is_its_own_inverse():
     assert torch.equal(reverse_within_length(reverse_within_length(x, lengths), lengths), x)
 
 
+def test_reverse_within_length_moves_whole_vectors_and_their_gradients_unchanged():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 6, 5, generator=generator, requires_grad=True)
+    lengths = torch.tensor([6, 1, 4, 3])
+    upstream = torch.randn(4, 6, 5, generator=generator)
+    out = reverse_within_length(x, lengths)
+    (grad,) = torch.autograd.grad(out, x, upstream)
+    for row, length in enumerate(lengths.tolist()):
+        order = [*range(length - 1, -1, -1), *range(length, 6)]
+        assert torch.equal(out[row], x[row, order])
+        assert torch.equal(grad[row, order], upstream[row])
+
+
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_encoder_equals_packed_nn_lstm(num_layers, bidirectional):
